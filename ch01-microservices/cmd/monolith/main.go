@@ -1,0 +1,44 @@
+// Command monolith is the whole bookstore in one process: the catalog, the
+// recommendation logic and the homepage, joined by plain function calls.
+// Chapter 1 starts here before splitting it into services.
+//
+//	go run ./ch01-microservices/cmd/monolith
+//	open http://localhost:5000/
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/httpserver"
+)
+
+func main() {
+	addr := flag.String("addr", ":5000", "HTTP listen address")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	lis, err := net.Listen("tcp", *addr)
+	if err != nil {
+		slog.Error("listen", "addr", *addr, "err", err)
+		os.Exit(1)
+	}
+	// In the monolith the homepage calls the catalog directly: no network,
+	// no serialisation, no partial failure.
+	page := homepage.New(catalog.NewRecommender(nil), homepage.Options{})
+	fmt.Println("monolith: serving the bookstore on", httpserver.URL(lis.Addr()))
+	if err := httpserver.Serve(ctx, lis, page); err != nil {
+		slog.Error("serve", "err", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,103 @@
+// Package cli is the logic of the Recommendations command-line client, the
+// Go stand-in for the series' Python REPL session: build a request, call
+// the service, print the books or the status.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/status"
+
+	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
+)
+
+// Config is what the command line asks for.
+type Config struct {
+	// Addr is the host:port of the Recommendations service.
+	Addr string
+	// Timeout is the deadline of the call.
+	Timeout time.Duration
+	// Request is sent as it is.
+	Request *pb.RecommendationRequest
+}
+
+// Parse reads the flags -addr, -category, -max, -user and -timeout from
+// args (without the program name). Usage and errors go to stderr.
+func Parse(args []string, stderr io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("client", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "localhost:50051", "host:port of the Recommendations service")
+	category := fs.String("category", "MYSTERY", "MYSTERY, SCIENCE_FICTION, SELF_HELP, or any number (to try an unknown one)")
+	maxResults := fs.Int("max", 3, "max_results: how many books to ask for")
+	user := fs.Int("user", 1, "user_id")
+	timeout := fs.Duration("timeout", 5*time.Second, "deadline of the call")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	cat, err := ParseCategory(*category)
+	if err != nil {
+		return Config{}, err
+	}
+	if *maxResults != int(int32(*maxResults)) || *user != int(int32(*user)) {
+		return Config{}, errors.New("-max and -user must fit in an int32")
+	}
+	return Config{
+		Addr:    *addr,
+		Timeout: *timeout,
+		Request: &pb.RecommendationRequest{
+			UserId:     int32(*user),
+			Category:   cat,
+			MaxResults: int32(*maxResults),
+		},
+	}, nil
+}
+
+// ParseCategory accepts a category name in any case (science_fiction) or a
+// number. Numbers outside the enum are allowed on purpose: the wire carries
+// any int32, and the server's NOT_FOUND answer is worth seeing.
+func ParseCategory(s string) (pb.BookCategory, error) {
+	if v, ok := pb.BookCategory_value[strings.ToUpper(s)]; ok {
+		return pb.BookCategory(v), nil
+	}
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("unknown category %q: want MYSTERY, SCIENCE_FICTION, SELF_HELP or a number", s)
+	}
+	return pb.BookCategory(n), nil
+}
+
+// Recommend sends req on client and prints one line per book, "id  title",
+// to w. On failure it prints nothing and returns the gRPC status error.
+func Recommend(ctx context.Context, client pb.RecommendationsClient, req *pb.RecommendationRequest, w io.Writer) error {
+	resp, err := client.Recommend(ctx, req)
+	if err != nil {
+		return err
+	}
+	if len(resp.GetRecommendations()) == 0 {
+		_, err := fmt.Fprintln(w, "no recommendations")
+		return err
+	}
+	for _, book := range resp.GetRecommendations() {
+		if _, err := fmt.Fprintf(w, "%d  %s\n", book.GetId(), book.GetTitle()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Describe formats a failed call the way the CLI prints it: the status code
+// and message, which is what a caller of a gRPC service gets to see.
+func Describe(err error) string {
+	st := status.Convert(err)
+	return fmt.Sprintf("Recommend failed: code = %s, message = %q", st.Code(), st.Message())
+}

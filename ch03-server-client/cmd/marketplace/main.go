@@ -1,0 +1,56 @@
+// Command marketplace is the Marketplace web app of chapter 3. It serves the
+// homepage and asks the Recommendations service for the books on it.
+//
+// The service is found at $RECOMMENDATIONS_HOST:50051 (RECOMMENDATIONS_HOST
+// defaults to localhost); -recommendations host:port overrides that.
+//
+//	go run ./ch03-server-client/cmd/marketplace
+//	RECOMMENDATIONS_HOST=recs.internal go run ./ch03-server-client/cmd/marketplace
+//	go run ./ch03-server-client/cmd/marketplace -addr :8080 -recommendations localhost:6000
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/httpserver"
+	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
+)
+
+func main() {
+	addr := flag.String("addr", ":5000", "HTTP listen address")
+	target := flag.String("recommendations", marketplace.Target(os.Getenv),
+		"host:port of the Recommendations service (default from $"+marketplace.HostEnv+")")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// One connection for the life of the process, shared by every request.
+	conn, err := marketplace.Connect(*target)
+	if err != nil {
+		slog.Error("connect", "err", err)
+		os.Exit(1)
+	}
+	defer conn.Close()
+
+	lis, err := net.Listen("tcp", *addr)
+	if err != nil {
+		slog.Error("listen", "addr", *addr, "err", err)
+		os.Exit(1)
+	}
+	fmt.Println("marketplace: recommendations at", *target)
+	fmt.Println("marketplace: serving on", httpserver.URL(lis.Addr()))
+	if err := httpserver.Serve(ctx, lis, marketplace.New(conn, homepage.Options{})); err != nil {
+		slog.Error("serve", "err", err)
+		os.Exit(1)
+	}
+	fmt.Println("marketplace: stopped")
+}
