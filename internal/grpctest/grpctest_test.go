@@ -1,0 +1,58 @@
+package grpctest_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The health service stands in for any service: the helper is generic.
+func registerHealth(s grpc.ServiceRegistrar) { healthpb.RegisterHealthServer(s, health.NewServer()) }
+
+func TestStartServesOverBufconn(t *testing.T) {
+	conn := grpctest.Start(t, registerHealth)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, healthpb.HealthCheckResponse_SERVING, resp.GetStatus())
+}
+
+func TestAcceptedCountsConnectionsNotCalls(t *testing.T) {
+	srv := grpctest.NewServer(t, registerHealth)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	assert.Zero(t, srv.Accepted(), "NewClient connects lazily")
+
+	first := healthpb.NewHealthClient(srv.Dial(t))
+	for range 5 {
+		_, err := first.Check(ctx, &healthpb.HealthCheckRequest{})
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 1, srv.Accepted(), "five calls on one connection")
+
+	_, err := healthpb.NewHealthClient(srv.Dial(t)).Check(ctx, &healthpb.HealthCheckRequest{})
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, srv.Accepted(), "a second connection is accepted separately")
+}
+
+func TestUnreachableFailsWithUnavailable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := healthpb.NewHealthClient(grpctest.Unreachable(t)).Check(ctx, &healthpb.HealthCheckRequest{})
+	assert.Equal(t, codes.Unavailable, status.Code(err), "err: %v", err)
+}
