@@ -110,3 +110,31 @@ func (l countingListener) Accept() (net.Conn, error) {
 	}
 	return c, err
 }
+
+// Open starts a server like NewServer and returns a connection to it, for
+// Example functions, which have no testing.T to clean up after them. Call
+// stop when done: it closes the connection and stops the server.
+func Open(register func(grpc.ServiceRegistrar), opts ...grpc.ServerOption) (conn *grpc.ClientConn, stop func()) {
+	s := grpc.NewServer(opts...)
+	register(s)
+	lis := bufconn.Listen(bufSize)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Serve(lis)
+	}()
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		// NewClient fails only on a malformed target or options, and both
+		// are fixed here.
+		panic(err)
+	}
+	return conn, func() {
+		_ = conn.Close()
+		s.Stop()
+		_ = lis.Close()
+		<-done
+	}
+}

@@ -1,0 +1,59 @@
+package bookstore_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
+	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/bookstore"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	return lis
+}
+
+// Both services in one process, talking gRPC over real loopback TCP: the
+// page shows three books, and cancelling the context stops everything
+// cleanly (goleak checks nothing is left running).
+func TestRunServesTheBookstoreAndStopsCleanly(t *testing.T) {
+	httpLis, grpcLis := listen(t), listen(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- bookstore.Run(ctx, httpLis, grpcLis, homepage.Options{}) }()
+
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get("http://" + httpLis.Addr().String() + "/")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, resp.Body.Close())
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, 3, strings.Count(string(body), "<li>"), "page:\n%s", body)
+
+	cancel()
+	assert.NoError(t, <-done)
+}
+
+// If the gRPC listener is broken, Run does not keep half a bookstore
+// running: it returns the error.
+func TestRunFailsWhenGRPCCannotServe(t *testing.T) {
+	httpLis, grpcLis := listen(t), listen(t)
+	require.NoError(t, grpcLis.Close())
+	err := bookstore.Run(context.Background(), httpLis, grpcLis, homepage.Options{Logger: slog.New(slog.DiscardHandler)})
+	assert.Error(t, err)
+}

@@ -1,0 +1,135 @@
+// Package cmd_test runs chapter 3's binaries as real processes: the flags
+// and environment of DESIGN's contract, the client's output and exit codes,
+// and a clean exit on SIGTERM.
+package cmd_test
+
+import (
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
+)
+
+const pkg = "github.com/gobookstore/grpc-microservices-go/ch03-server-client/cmd/"
+
+// goleak checks that the pipes and HTTP clients of these tests are all
+// closed; then the built binaries are removed.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { proctest.Cleanup() }))
+}
+
+// binaries builds the four binaries (once per test process).
+func binaries(t *testing.T) (recommendations, marketplace, client, bookstore string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs real processes")
+	}
+	bins := proctest.Build(t, pkg+"recommendations", pkg+"marketplace", pkg+"client", pkg+"bookstore")
+	return bins[0], bins[1], bins[2], bins[3]
+}
+
+var (
+	servingGRPC = regexp.MustCompile(`serving gRPC on (\S+)`)
+	servingHTTP = regexp.MustCompile(`serving on (http://\S+)`)
+)
+
+func getPage(t *testing.T, url string) (int, string) {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(body)
+}
+
+func TestServicesAndClientAsProcesses(t *testing.T) {
+	recBin, mktBin, clientBin, _ := binaries(t)
+
+	rec := proctest.Start(t, recBin, []string{"-addr", "127.0.0.1:0"})
+	grpcAddr := rec.WaitFor(t, servingGRPC)[1]
+
+	stdout, stderr, code := proctest.Run(t, clientBin, "-addr", grpcAddr, "-category", "SCIENCE_FICTION", "-max", "10")
+	assert.Equal(t, 0, code, stderr)
+	assert.ElementsMatch(t, []string{
+		"4  The Hitchhiker's Guide to the Galaxy",
+		"5  Ender's Game",
+		"6  The Dune Chronicles",
+	}, strings.Split(strings.TrimSpace(stdout), "\n"))
+
+	stdout, stderr, code = proctest.Run(t, clientBin, "-addr", grpcAddr, "-category", "99")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, stdout)
+	assert.Equal(t, `Recommend failed: code = NotFound, message = "Category not found"`+"\n", stderr)
+
+	_, stderr, code = proctest.Run(t, clientBin, "-addr", grpcAddr, "-max", "-1")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "code = InvalidArgument")
+
+	_, stderr, code = proctest.Run(t, clientBin, "-category", "poetry")
+	assert.Equal(t, 2, code, "bad usage")
+	assert.Contains(t, stderr, `unknown category "poetry"`)
+
+	mkt := proctest.Start(t, mktBin, []string{"-addr", "127.0.0.1:0", "-recommendations", grpcAddr})
+	url := mkt.WaitFor(t, servingHTTP)[1]
+	status, body := getPage(t, url)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Contains(t, body, "<title>Online Books For You</title>")
+	assert.Equal(t, 3, strings.Count(body, "<li>"))
+
+	assert.Equal(t, 0, mkt.Signal(t, syscall.SIGTERM), mkt.Output())
+	assert.Contains(t, mkt.Output(), "marketplace: stopped")
+	assert.Equal(t, 0, rec.Signal(t, syscall.SIGTERM), rec.Output())
+	assert.Contains(t, rec.Output(), "recommendations: stopped")
+
+	// With Recommendations gone, the client reports Unavailable.
+	_, stderr, code = proctest.Run(t, clientBin, "-addr", grpcAddr)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "code = Unavailable")
+}
+
+// The Marketplace finds Recommendations at $RECOMMENDATIONS_HOST:50051, and
+// still serves its page, degraded, when nothing answers there.
+func TestMarketplaceReadsRecommendationsHost(t *testing.T) {
+	_, mktBin, _, _ := binaries(t)
+	// 127.0.0.2 is loopback too; nothing listens there in this test.
+	mkt := proctest.Start(t, mktBin, []string{"-addr", "127.0.0.1:0"},
+		"RECOMMENDATIONS_HOST=127.0.0.2", "RECOMMENDATIONS_PORT=tcp://10.0.0.7:50051")
+	assert.Equal(t, "127.0.0.2:50051", mkt.WaitFor(t, regexp.MustCompile(`recommendations at (\S+)`))[1])
+	url := mkt.WaitFor(t, servingHTTP)[1]
+
+	status, body := getPage(t, url)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Zero(t, strings.Count(body, "<li>"))
+	assert.Contains(t, body, "Recommendations are unavailable")
+	assert.Equal(t, 0, mkt.Signal(t, syscall.SIGTERM))
+	assert.Contains(t, mkt.Output(), "recommendations unavailable", "the error is logged")
+}
+
+func TestBookstoreAsOneProcess(t *testing.T) {
+	_, _, clientBin, storeBin := binaries(t)
+	store := proctest.Start(t, storeBin, []string{"-addr", "127.0.0.1:0", "-grpc-addr", "127.0.0.1:0"})
+	grpcAddr := store.WaitFor(t, servingGRPC)[1]
+	url := store.WaitFor(t, regexp.MustCompile(`open (http://\S+)`))[1]
+
+	status, body := getPage(t, url)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, 3, strings.Count(body, "<li>"))
+
+	stdout, _, code := proctest.Run(t, clientBin, "-addr", grpcAddr, "-category", "SELF_HELP", "-max", "1")
+	assert.Equal(t, 0, code)
+	assert.Regexp(t, `^[789]  \S`, stdout)
+
+	assert.Equal(t, 0, store.Signal(t, syscall.SIGINT), store.Output())
+	assert.Contains(t, store.Output(), "bookstore: stopped")
+}

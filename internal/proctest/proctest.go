@@ -1,0 +1,227 @@
+// Package proctest runs the workbook's binaries as real processes in tests.
+//
+// Some lessons are about processes, not functions: flags and environment,
+// ports, signals, graceful exits. For those, tests build the real binaries
+// into t.TempDir(), start them on loopback ports chosen by the kernel
+// (-addr 127.0.0.1:0), learn the port from the line the binary prints once
+// it listens, talk to them, and stop them with a signal.
+package proctest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Timeout bounds every wait on a process: generous, because CI machines
+// are small and busy, and only ever reached when something is broken.
+const Timeout = 60 * time.Second
+
+// built caches the binaries a test process has built, so a package with
+// many tests (or -count=20) links each binary once.
+var built struct {
+	sync.Mutex
+	dir   string
+	paths map[string]string
+}
+
+// Build compiles each main package (an import path, or a ./relative pattern
+// resolved from the module root) and returns the executables' paths in the
+// same order. Binaries are built once per test process into a temporary
+// directory; call Cleanup from TestMain to remove it.
+func Build(t testing.TB, pkgs ...string) []string {
+	t.Helper()
+	built.Lock()
+	defer built.Unlock()
+	if built.dir == "" {
+		dir, err := os.MkdirTemp("", "proctest-")
+		if err != nil {
+			t.Fatalf("proctest: %v", err)
+		}
+		built.dir, built.paths = dir, map[string]string{}
+	}
+	root := moduleRoot(t)
+	paths := make([]string, len(pkgs))
+	for i, pkg := range pkgs {
+		if path, ok := built.paths[pkg]; ok {
+			paths[i] = path
+			continue
+		}
+		path := filepath.Join(built.dir, fmt.Sprintf("%d-%s", len(built.paths), filepath.Base(pkg)))
+		cmd := exec.Command("go", "build", "-o", path, pkg)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("proctest: go build %s: %v\n%s", pkg, err, out)
+		}
+		built.paths[pkg], paths[i] = path, path
+	}
+	return paths
+}
+
+// Cleanup removes the binaries Build made. Call it from TestMain after
+// m.Run.
+func Cleanup() {
+	built.Lock()
+	defer built.Unlock()
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+		built.dir, built.paths = "", nil
+	}
+}
+
+// Process is a running binary whose standard output and standard error
+// are read line by line.
+type Process struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	err  error         // Wait's result, set before done is closed
+
+	mu      sync.Mutex
+	lines   []string
+	changed chan struct{} // closed and replaced whenever a line arrives
+}
+
+// Start runs bin with args and the current environment plus env
+// ("KEY=value"). The process is killed when the test ends if it is still
+// running.
+func Start(t testing.TB, bin string, args []string, env ...string) *Process {
+	t.Helper()
+	p := &Process{cmd: exec.Command(bin, args...), done: make(chan struct{}), changed: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), env...)
+	pr, pw := io.Pipe()
+	p.cmd.Stdout, p.cmd.Stderr = pw, pw
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("proctest: start %s: %v", bin, err)
+	}
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		s := bufio.NewScanner(pr)
+		for s.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, s.Text())
+			close(p.changed)
+			p.changed = make(chan struct{})
+			p.mu.Unlock()
+		}
+	}()
+	go func() {
+		p.err = p.cmd.Wait()
+		_ = pw.Close()
+		<-readDone // every line is recorded before done is closed
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// WaitFor waits until a line of output matches re and returns its
+// submatches. It fails the test if the process exits first or Timeout
+// passes.
+func (p *Process) WaitFor(t testing.TB, re *regexp.Regexp) []string {
+	t.Helper()
+	deadline := time.After(Timeout)
+	seen := 0
+	for {
+		p.mu.Lock()
+		lines, changed := p.lines, p.changed
+		p.mu.Unlock()
+		for ; seen < len(lines); seen++ {
+			if m := re.FindStringSubmatch(lines[seen]); m != nil {
+				return m
+			}
+		}
+		select {
+		case <-changed:
+		case <-p.done:
+			p.mu.Lock()
+			more := len(p.lines) > seen
+			p.mu.Unlock()
+			if !more {
+				t.Fatalf("proctest: process exited (%v) before printing a line matching %q; output:\n%s", p.err, re, p.Output())
+			}
+		case <-deadline:
+			t.Fatalf("proctest: no line matching %q after %v; output:\n%s", re, Timeout, p.Output())
+		}
+	}
+}
+
+// Signal sends sig to the process and waits for it to exit, returning its
+// exit code (-1 if a signal killed it).
+func (p *Process) Signal(t testing.TB, sig syscall.Signal) int {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Fatalf("proctest: signal: %v", err)
+	}
+	return p.Wait(t)
+}
+
+// Wait waits for the process to exit on its own and returns its exit code.
+func (p *Process) Wait(t testing.TB) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(Timeout):
+		t.Fatalf("proctest: process still running after %v; output:\n%s", Timeout, p.Output())
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// Output returns everything the process has printed so far.
+func (p *Process) Output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.lines, "\n")
+}
+
+// Run runs bin to completion and returns its standard output, standard
+// error and exit code.
+func Run(t testing.TB, bin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut strings.Builder
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("proctest: run %s: %v", bin, err)
+	}
+	return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
+}
+
+// moduleRoot finds the directory holding go.mod, walking up from the
+// test's working directory (the package directory).
+func moduleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("proctest: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("proctest: go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
