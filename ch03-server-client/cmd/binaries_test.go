@@ -6,6 +6,7 @@ package cmd_test
 import (
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"syscall"
@@ -23,7 +24,10 @@ const pkg = "github.com/gobookstore/grpc-microservices-go/ch03-server-client/cmd
 // goleak checks that the pipes and HTTP clients of these tests are all
 // closed; then the built binaries are removed.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { proctest.Cleanup() }))
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		proctest.Cleanup()
+		os.Exit(code) // goleak.Cleanup replaces its own os.Exit
+	}))
 }
 
 // binaries builds the four binaries (once per test process).
