@@ -5,6 +5,7 @@ package cmd_test
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -102,14 +103,27 @@ func TestServicesAndClientAsProcesses(t *testing.T) {
 	assert.Contains(t, stderr, "code = Unavailable")
 }
 
-// The Marketplace finds Recommendations at $RECOMMENDATIONS_HOST:50051, and
-// still serves its page, degraded, when nothing answers there.
-func TestMarketplaceReadsRecommendationsHost(t *testing.T) {
+// The Marketplace finds Recommendations at $RECOMMENDATIONS_HOST:50051,
+// ignores RECOMMENDATIONS_PORT, and lets -recommendations override both.
+func TestMarketplaceTargetFromEnvironmentAndFlag(t *testing.T) {
 	_, mktBin, _, _ := binaries(t)
-	// 127.0.0.2 is loopback too; nothing listens there in this test.
-	mkt := proctest.Start(t, mktBin, []string{"-addr", "127.0.0.1:0"},
-		"RECOMMENDATIONS_HOST=127.0.0.2", "RECOMMENDATIONS_PORT=tcp://10.0.0.7:50051")
-	assert.Equal(t, "127.0.0.2:50051", mkt.WaitFor(t, regexp.MustCompile(`recommendations at (\S+)`))[1])
+	target := regexp.MustCompile(`recommendations at (\S+)`)
+	env := []string{"RECOMMENDATIONS_HOST=127.0.0.2", "RECOMMENDATIONS_PORT=tcp://10.0.0.7:50051"}
+
+	mkt := proctest.Start(t, mktBin, []string{"-addr", "127.0.0.1:0"}, env...)
+	assert.Equal(t, "127.0.0.2:50051", mkt.WaitFor(t, target)[1])
+	assert.Equal(t, 0, mkt.Signal(t, syscall.SIGTERM))
+
+	mkt = proctest.Start(t, mktBin, []string{"-addr", "127.0.0.1:0", "-recommendations", "127.0.0.3:6000"}, env...)
+	assert.Equal(t, "127.0.0.3:6000", mkt.WaitFor(t, target)[1])
+	assert.Equal(t, 0, mkt.Signal(t, syscall.SIGTERM))
+}
+
+// With nothing listening where Recommendations should be, the Marketplace
+// still serves its page, degraded, and logs why.
+func TestMarketplaceDegradesWithoutRecommendations(t *testing.T) {
+	_, mktBin, _, _ := binaries(t)
+	mkt := proctest.Start(t, mktBin, []string{"-addr", "127.0.0.1:0", "-recommendations", closedPort(t)})
 	url := mkt.WaitFor(t, servingHTTP)[1]
 
 	status, body := getPage(t, url)
@@ -118,6 +132,17 @@ func TestMarketplaceReadsRecommendationsHost(t *testing.T) {
 	assert.Contains(t, body, "Recommendations are unavailable")
 	assert.Equal(t, 0, mkt.Signal(t, syscall.SIGTERM))
 	assert.Contains(t, mkt.Output(), "recommendations unavailable", "the error is logged")
+}
+
+// closedPort returns a loopback address nothing listens on: one the kernel
+// just handed out and that was closed again.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := lis.Addr().String()
+	require.NoError(t, lis.Close())
+	return addr
 }
 
 func TestBookstoreAsOneProcess(t *testing.T) {
