@@ -64,7 +64,7 @@ func TestServicesAndClientAsProcesses(t *testing.T) {
 	rec := proctest.Start(t, recBin, []string{"-addr", "127.0.0.1:0"})
 	grpcAddr := rec.WaitFor(t, servingGRPC)[1]
 
-	stdout, stderr, code := proctest.Run(t, clientBin, "-addr", grpcAddr, "-category", "SCIENCE_FICTION", "-max", "10")
+	stdout, stderr, code := proctest.Run(t, clientBin, []string{"-addr", grpcAddr, "-category", "SCIENCE_FICTION", "-max", "10"})
 	assert.Equal(t, 0, code, stderr)
 	assert.ElementsMatch(t, []string{
 		"4  The Hitchhiker's Guide to the Galaxy",
@@ -72,16 +72,16 @@ func TestServicesAndClientAsProcesses(t *testing.T) {
 		"6  The Dune Chronicles",
 	}, strings.Split(strings.TrimSpace(stdout), "\n"))
 
-	stdout, stderr, code = proctest.Run(t, clientBin, "-addr", grpcAddr, "-category", "99")
+	stdout, stderr, code = proctest.Run(t, clientBin, []string{"-addr", grpcAddr, "-category", "99"})
 	assert.Equal(t, 1, code)
 	assert.Empty(t, stdout)
 	assert.Equal(t, `Recommend failed: code = NotFound, message = "Category not found"`+"\n", stderr)
 
-	_, stderr, code = proctest.Run(t, clientBin, "-addr", grpcAddr, "-max", "-1")
+	_, stderr, code = proctest.Run(t, clientBin, []string{"-addr", grpcAddr, "-max", "-1"})
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "code = InvalidArgument")
 
-	_, stderr, code = proctest.Run(t, clientBin, "-category", "poetry")
+	_, stderr, code = proctest.Run(t, clientBin, []string{"-category", "poetry"})
 	assert.Equal(t, 2, code, "bad usage")
 	assert.Contains(t, stderr, `unknown category "poetry"`)
 
@@ -98,7 +98,7 @@ func TestServicesAndClientAsProcesses(t *testing.T) {
 	assert.Contains(t, rec.Output(), "recommendations: stopped")
 
 	// With Recommendations gone, the client reports Unavailable.
-	_, stderr, code = proctest.Run(t, clientBin, "-addr", grpcAddr)
+	_, stderr, code = proctest.Run(t, clientBin, []string{"-addr", grpcAddr})
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "code = Unavailable")
 }
@@ -155,7 +155,7 @@ func TestBookstoreAsOneProcess(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status)
 	assert.Equal(t, 3, strings.Count(body, "<li>"))
 
-	stdout, _, code := proctest.Run(t, clientBin, "-addr", grpcAddr, "-category", "SELF_HELP", "-max", "1")
+	stdout, _, code := proctest.Run(t, clientBin, []string{"-addr", grpcAddr, "-category", "SELF_HELP", "-max", "1"})
 	assert.Equal(t, 0, code)
 	assert.Regexp(t, `^[789]  \S`, stdout)
 

@@ -191,12 +191,14 @@ func (p *Process) Output() string {
 	return strings.Join(p.lines, "\n")
 }
 
-// Run runs bin to completion and returns its standard output, standard
-// error and exit code.
-func Run(t testing.TB, bin string, args ...string) (stdout, stderr string, code int) {
+// Run runs bin with args to completion, with the current environment plus
+// env ("KEY=value"), and returns its standard output, standard error and
+// exit code.
+func Run(t testing.TB, bin string, args []string, env ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errOut strings.Builder
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	var exit *exec.ExitError

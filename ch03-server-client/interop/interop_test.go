@@ -1,0 +1,181 @@
+// Package interop_test proves the Go services and the Python series' own
+// services are interchangeable: the Go Marketplace against a Python
+// Recommendations server, and a Python client against the Go server.
+//
+// The Python side needs python3 with grpcio and grpc_tools, and protoc
+// (on Debian: apt-get install python3-grpcio python3-grpc-tools
+// python3-protobuf protobuf-compiler). Without them the tests skip, except
+// in CI (CI set), where they fail: CI installs them.
+package interop_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
+	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
+	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
+	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
+	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const protoDir = "../../ch02-grpc-basics/protobufs"
+
+// python finds a Python 3 with grpcio, generates the Python code for the
+// contract into a temporary directory, and returns the interpreter and the
+// environment that puts that code on the import path.
+func python(t *testing.T) (interpreter string, env []string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts Python processes")
+	}
+	unavailable := func(why string) {
+		t.Helper()
+		const hint = "apt-get install python3-grpcio python3-grpc-tools python3-protobuf protobuf-compiler"
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s; CI must install it: %s", why, hint)
+		}
+		t.Skipf("%s; to run the interop tests: %s", why, hint)
+	}
+	// Debian's packages install for /usr/bin/python3, which may not be the
+	// first python3 on PATH.
+	for _, candidate := range []string{"/usr/bin/python3", "python3"} {
+		if exec.Command(candidate, "-c", "import grpc, grpc_tools, google.protobuf").Run() == nil {
+			interpreter = candidate
+			break
+		}
+	}
+	if interpreter == "" {
+		unavailable("no python3 with grpcio, grpc_tools and protobuf")
+	}
+	if _, err := exec.LookPath("protoc"); err != nil {
+		unavailable("protoc not found")
+	}
+
+	dir := t.TempDir()
+	// Messages from protoc itself (its Python output matches the protobuf
+	// runtime); the service stub from grpc_tools' plugin.
+	for _, cmd := range []*exec.Cmd{
+		exec.Command("protoc", "-I", protoDir, "--python_out="+dir, "recommendations.proto"),
+		exec.Command(interpreter, "-m", "grpc_tools.protoc", "-I", protoDir, "--grpc_python_out="+dir, "recommendations.proto"),
+	} {
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%v: %s", cmd.Args, out)
+	}
+	return interpreter, []string{"PYTHONPATH=" + dir}
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// The Go Marketplace and the Go client against the Python server.
+func TestGoClientsWithPythonServer(t *testing.T) {
+	py, env := python(t)
+	server := proctest.Start(t, py, []string{"python/recommendations_server.py", "127.0.0.1:0"}, env...)
+	addr := server.WaitFor(t, regexp.MustCompile(`serving gRPC on (\S+)`))[1]
+
+	conn, err := marketplace.Connect(addr)
+	require.NoError(t, err)
+	defer conn.Close()
+
+	t.Run("homepage", func(t *testing.T) {
+		rec := httptest.NewRecorder()
+		marketplace.New(conn, homepage.Options{Timeout: 10 * time.Second}).
+			ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		assert.Equal(t, http.StatusOK, rec.Code)
+		body := rec.Body.String()
+		assert.Equal(t, 3, strings.Count(body, "<li>"), body)
+		for _, title := range []string{"The Maltese Falcon", "Murder on the Orient Express", "The Hound of the Baskervilles"} {
+			assert.Contains(t, body, "<li>"+title+"</li>")
+		}
+	})
+
+	client := pb.NewRecommendationsClient(conn)
+	t.Run("same semantics", func(t *testing.T) {
+		resp, err := client.Recommend(testContext(t), &pb.RecommendationRequest{Category: pb.BookCategory_SELF_HELP, MaxResults: 10})
+		require.NoError(t, err)
+		ids := map[int32]bool{}
+		for _, b := range resp.GetRecommendations() {
+			ids[b.GetId()] = true
+		}
+		assert.Equal(t, map[int32]bool{7: true, 8: true, 9: true}, ids)
+
+		resp, err = client.Recommend(testContext(t), &pb.RecommendationRequest{Category: pb.BookCategory_MYSTERY})
+		require.NoError(t, err)
+		assert.Empty(t, resp.GetRecommendations())
+
+		_, err = client.Recommend(testContext(t), &pb.RecommendationRequest{Category: 99, MaxResults: 3})
+		assert.Equal(t, codes.NotFound, status.Code(err))
+		assert.Equal(t, "Category not found", status.Convert(err).Message())
+	})
+
+	// The one place the Go port differs on purpose: Python lets
+	// random.sample raise on a negative count, which reaches the caller as
+	// UNKNOWN; the Go server answers INVALID_ARGUMENT.
+	t.Run("negative max_results", func(t *testing.T) {
+		_, err := client.Recommend(testContext(t), &pb.RecommendationRequest{MaxResults: -1})
+		assert.Equal(t, codes.Unknown, status.Code(err), "err: %v", err)
+	})
+}
+
+// The Python client against the Go server.
+func TestPythonClientWithGoServer(t *testing.T) {
+	py, env := python(t)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := grpc.NewServer()
+	recommendations.Register(s, recommendations.NewServer(nil))
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(lis) }()
+	t.Cleanup(func() {
+		s.Stop()
+		assert.NoError(t, <-served)
+	})
+
+	run := func(category, maxResults string) (string, int) {
+		stdout, stderr, code := proctest.Run(t, py,
+			[]string{"python/recommendations_client.py", lis.Addr().String(), category, maxResults}, env...)
+		t.Logf("python client %s %s: exit %d, stderr: %q", category, maxResults, code, stderr)
+		return stdout, code
+	}
+
+	out, code := run("SCIENCE_FICTION", "3")
+	assert.Equal(t, 0, code)
+	assert.ElementsMatch(t, []string{
+		"4  The Hitchhiker's Guide to the Galaxy",
+		"5  Ender's Game",
+		"6  The Dune Chronicles",
+	}, strings.Split(strings.TrimSpace(out), "\n"))
+
+	out, code = run("MYSTERY", "1")
+	assert.Equal(t, 0, code)
+	assert.Regexp(t, `^[123]  \S`, out)
+
+	out, code = run("99", "3")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "NOT_FOUND: Category not found\n", out)
+
+	out, code = run("MYSTERY", "-1")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "INVALID_ARGUMENT: ")
+}
