@@ -44,10 +44,10 @@ func Serve(ctx context.Context, lis net.Listener, h http.Handler) error {
 }
 
 // URL returns the address a browser should open for a server listening on
-// a: a wildcard listen address such as [::]:5000 becomes
-// http://localhost:5000/.
+// a: a wildcard listen address such as [::]:5000 (or :5000, whose IP is
+// nil) becomes http://localhost:5000/.
 func URL(a net.Addr) string {
-	if tcp, ok := a.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+	if tcp, ok := a.(*net.TCPAddr); ok && (len(tcp.IP) == 0 || tcp.IP.IsUnspecified()) {
 		return fmt.Sprintf("http://localhost:%d/", tcp.Port)
 	}
 	return "http://" + a.String() + "/"

@@ -1,0 +1,78 @@
+package homepage_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
+	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
+)
+
+// The seam tests: the homepage's Recommender interface is where the
+// monolith splits. The same seed must give the same answers whether the
+// catalog is called in-process or across gRPC, and when the far side fails
+// the page must degrade, not break.
+
+func TestSeamSameBooksAcrossGRPC(t *testing.T) {
+	var local homepage.Recommender = catalog.NewRecommender(rand.NewPCG(1, 2))
+
+	conn := grpctest.Start(t, registerPreview(catalog.NewRecommender(rand.NewPCG(1, 2))))
+	var remote homepage.Recommender = newPreviewClient(conn)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := range 30 {
+		category, maxResults := catalog.Category(i%3), int32(i%5)
+		want, err := local.Recommend(ctx, 1, category, maxResults)
+		require.NoError(t, err)
+		got, err := remote.Recommend(ctx, 1, category, maxResults)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "call %d: %v, max %d", i, category, maxResults)
+	}
+}
+
+func TestSeamSamePageAcrossGRPC(t *testing.T) {
+	local := homepage.New(catalog.NewRecommender(rand.NewPCG(1, 2)), homepage.Options{})
+
+	conn := grpctest.Start(t, registerPreview(catalog.NewRecommender(rand.NewPCG(1, 2))))
+	remote := homepage.New(newPreviewClient(conn), homepage.Options{Timeout: 10 * time.Second})
+
+	for i := range 10 {
+		want := body(t, get(t, local, http.MethodGet, "/"))
+		require.Equal(t, 3, strings.Count(want, "<li>"))
+		got := body(t, get(t, remote, http.MethodGet, "/"))
+		assert.Equal(t, want, got, "page %d", i)
+	}
+}
+
+func TestSeamRemoteDownPageDegrades(t *testing.T) {
+	logger, logs := newLogger()
+	h := homepage.New(newPreviewClient(grpctest.Unreachable(t)),
+		homepage.Options{Timeout: 10 * time.Second, Logger: logger})
+
+	assertDegraded(t, get(t, h, http.MethodGet, "/"))
+	assert.Contains(t, logs.String(), "Unavailable")
+}
+
+func TestSeamRemoteStopsPageDegrades(t *testing.T) {
+	srv := grpctest.NewServer(t, registerPreview(catalog.NewRecommender(rand.NewPCG(1, 2))))
+	logger, logs := newLogger()
+	h := homepage.New(newPreviewClient(srv.Dial(t)),
+		homepage.Options{Timeout: 10 * time.Second, Logger: logger})
+
+	page := body(t, get(t, h, http.MethodGet, "/"))
+	require.Equal(t, 3, strings.Count(page, "<li>"), "healthy before the stop")
+
+	srv.Stop() // Recommendations goes away mid-session.
+
+	assertDegraded(t, get(t, h, http.MethodGet, "/"))
+	assert.Contains(t, logs.String(), "Unavailable")
+}

@@ -1,0 +1,166 @@
+package httpserver_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/httpserver"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// wait is how long a test waits for something that should happen at once.
+// Generous: only a broken server ever makes a test wait this long.
+const wait = 10 * time.Second
+
+// closeNotifyingListener closes closed when the server closes it, which
+// Shutdown does first: a test can wait for shutdown to begin.
+type closeNotifyingListener struct {
+	net.Listener
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (l *closeNotifyingListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
+
+// recv returns the value from ch, or fails the test after wait.
+func recv[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(wait):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
+func TestServeFinishesRequestInFlight(t *testing.T) {
+	entered := make(chan struct{}) // the handler has the request
+	release := make(chan struct{}) // the test lets the handler finish
+	var releaseOnce sync.Once
+	releaseHandler := func() { releaseOnce.Do(func() { close(release) }) }
+	defer releaseHandler() // even when the test fails early
+	handler := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		close(entered)
+		<-release
+		_, _ = io.WriteString(w, "finished")
+	})
+
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	lis := &closeNotifyingListener{Listener: raw, closed: make(chan struct{})}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- httpserver.Serve(ctx, lis, handler) }()
+
+	// A client request that will be in flight when shutdown starts.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	defer client.CloseIdleConnections()
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		reqCtx, reqCancel := context.WithTimeout(context.Background(), wait)
+		defer reqCancel()
+		req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, httpserver.URL(lis.Addr()), nil)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		done <- result{status: resp.StatusCode, body: string(b), err: err}
+	}()
+
+	recv(t, entered, "the request to reach the handler")
+	cancel()
+	recv(t, lis.closed, "shutdown to close the listener")
+
+	// Shutdown has begun, but the handler is still blocked: Serve must
+	// still be waiting for it.
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned %v while a request was in flight", err)
+	default:
+	}
+
+	releaseHandler()
+	res := recv(t, done, "the response")
+	require.NoError(t, res.err)
+	assert.Equal(t, http.StatusOK, res.status)
+	assert.Equal(t, "finished", res.body)
+	assert.NoError(t, recv(t, served, "Serve to return"))
+}
+
+func TestServeReturnsNilWhenIdle(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- httpserver.Serve(ctx, lis, http.NotFoundHandler()) }()
+
+	cancel()
+	assert.NoError(t, recv(t, served, "Serve to return"))
+}
+
+func TestServeReportsListenerFailure(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	require.NoError(t, lis.Close())
+
+	err = httpserver.Serve(context.Background(), lis, http.NotFoundHandler())
+	assert.ErrorIs(t, err, net.ErrClosed)
+}
+
+func TestURL(t *testing.T) {
+	tests := []struct {
+		addr net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 5000}, "http://localhost:5000/"},
+		{&net.TCPAddr{IP: net.IPv4zero, Port: 5000}, "http://localhost:5000/"},
+		{&net.TCPAddr{Port: 5000}, "http://localhost:5000/"},
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "http://127.0.0.1:8080/"},
+		{&net.TCPAddr{IP: net.IPv6loopback, Port: 8080}, "http://[::1]:8080/"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, httpserver.URL(tt.addr), "addr %v", tt.addr)
+	}
+}
+
+func TestURLOfResolvedAddresses(t *testing.T) {
+	// The addresses as a reader types them in -addr.
+	for addr, want := range map[string]string{
+		"[::]:5000":      "http://localhost:5000/",
+		"0.0.0.0:5000":   "http://localhost:5000/",
+		":5000":          "http://localhost:5000/",
+		"127.0.0.1:8080": "http://127.0.0.1:8080/",
+	} {
+		a, err := net.ResolveTCPAddr("tcp", addr)
+		require.NoError(t, err, addr)
+		assert.Equal(t, want, httpserver.URL(a), addr)
+	}
+}
