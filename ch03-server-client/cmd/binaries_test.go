@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"regexp"
 	"strings"
 	"syscall"
@@ -15,21 +14,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
 )
 
 const pkg = "github.com/gobookstore/grpc-microservices-go/ch03-server-client/cmd/"
 
-// goleak checks that the pipes and HTTP clients of these tests are all
-// closed; then the built binaries are removed.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		proctest.Cleanup()
-		os.Exit(code) // goleak.Cleanup replaces its own os.Exit
-	}))
-}
+func TestMain(m *testing.M) { proctest.VerifyTestMain(m) }
 
 // binaries builds the four binaries (once per test process).
 func binaries(t *testing.T) (recommendations, marketplace, client, bookstore string) {

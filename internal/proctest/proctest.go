@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // Timeout bounds every wait on a process: generous, because CI machines
@@ -68,8 +70,17 @@ func Build(t testing.TB, pkgs ...string) []string {
 	return paths
 }
 
-// Cleanup removes the binaries Build made. Call it from TestMain after
-// m.Run.
+// VerifyTestMain is the TestMain of a package whose tests run processes:
+// it runs the tests, checks with goleak that no goroutine (a pipe reader, an
+// HTTP client) outlived them, removes the built binaries, and exits.
+func VerifyTestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		Cleanup()
+		os.Exit(code) // goleak.Cleanup replaces goleak's own os.Exit
+	}))
+}
+
+// Cleanup removes the binaries Build made. VerifyTestMain calls it.
 func Cleanup() {
 	built.Lock()
 	defer built.Unlock()
