@@ -23,7 +23,10 @@
 //     very same command; README links every docs/NN-*.md page;
 //   - no .go file (except generated *.pb.go and the checker's own list) and
 //     no fenced code block in the docs uses the deprecated gRPC dial API;
-//   - every `[embedmd]:# (path ...)` directive names a file that exists.
+//   - every `[embedmd]:# (path ...)` directive names a file that exists;
+//   - the output shown under a `$ go test ./path/...` prompt lists exactly
+//     the packages that pattern matches, with "[no test files]" for exactly
+//     those without tests.
 //
 // # The command convention for docs
 //
