@@ -361,14 +361,7 @@ func allCodeLines(doc *mdDoc) []cmdLine {
 			out = append(out, cmdLine{Line: b.Start + start, Text: text})
 		}
 	}
-	for _, s := range doc.Inline {
-		text := s.Text
-		if rest, ok := isPrompt(text); ok {
-			text = rest
-		}
-		out = append(out, cmdLine{Line: s.Line, Text: text})
-	}
-	return out
+	return append(out, inlineCommands(doc)...)
 }
 
 // docCommands returns the commands a document tells the reader to run:
@@ -378,6 +371,13 @@ func docCommands(doc *mdDoc) []cmdLine {
 	for _, b := range doc.Blocks {
 		out = append(out, blockCommands(b)...)
 	}
+	return append(out, inlineCommands(doc)...)
+}
+
+// inlineCommands returns the inline code spans of doc, a "$ " prompt
+// removed: each may hold a single command.
+func inlineCommands(doc *mdDoc) []cmdLine {
+	var out []cmdLine
 	for _, s := range doc.Inline {
 		text := s.Text
 		if rest, ok := isPrompt(text); ok {
