@@ -1,7 +1,6 @@
 package homepage_test
 
 import (
-	"context"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -27,8 +26,7 @@ func TestSeamSameBooksAcrossGRPC(t *testing.T) {
 	conn := grpctest.Start(t, registerPreview(catalog.NewRecommender(rand.NewPCG(1, 2))))
 	var remote homepage.Recommender = newPreviewClient(conn)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := grpctest.Context(t)
 	for i := range 30 {
 		category, maxResults := catalog.Category(i%3), int32(i%5)
 		want, err := local.Recommend(ctx, 1, category, maxResults)
@@ -65,7 +63,7 @@ func TestSeamRemoteDownPageDegrades(t *testing.T) {
 func TestSeamRemoteStopsPageDegrades(t *testing.T) {
 	srv := grpctest.NewServer(t, registerPreview(catalog.NewRecommender(rand.NewPCG(1, 2))))
 	logger, logs := newLogger()
-	h := homepage.New(newPreviewClient(srv.Dial(t)),
+	h := homepage.New(newPreviewClient(srv.NewClient(t)),
 		homepage.Options{Timeout: 10 * time.Second, Logger: logger})
 
 	page := body(t, get(t, h, http.MethodGet, "/"))

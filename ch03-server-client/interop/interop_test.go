@@ -9,7 +9,6 @@
 package interop_test
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -31,6 +30,7 @@ import (
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
+	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
 )
 
@@ -82,12 +82,6 @@ func python(t *testing.T) (interpreter string, env []string) {
 	return interpreter, []string{"PYTHONPATH=" + dir}
 }
 
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // The Go Marketplace and the Go client against the Python server.
 func TestGoClientsWithPythonServer(t *testing.T) {
 	py, env := python(t)
@@ -112,7 +106,7 @@ func TestGoClientsWithPythonServer(t *testing.T) {
 
 	client := pb.NewRecommendationsClient(conn)
 	t.Run("same semantics", func(t *testing.T) {
-		resp, err := client.Recommend(testContext(t), &pb.RecommendationRequest{Category: pb.BookCategory_SELF_HELP, MaxResults: 10})
+		resp, err := client.Recommend(grpctest.Context(t), &pb.RecommendationRequest{Category: pb.BookCategory_SELF_HELP, MaxResults: 10})
 		require.NoError(t, err)
 		ids := map[int32]bool{}
 		for _, b := range resp.GetRecommendations() {
@@ -120,11 +114,11 @@ func TestGoClientsWithPythonServer(t *testing.T) {
 		}
 		assert.Equal(t, map[int32]bool{7: true, 8: true, 9: true}, ids)
 
-		resp, err = client.Recommend(testContext(t), &pb.RecommendationRequest{Category: pb.BookCategory_MYSTERY})
+		resp, err = client.Recommend(grpctest.Context(t), &pb.RecommendationRequest{Category: pb.BookCategory_MYSTERY})
 		require.NoError(t, err)
 		assert.Empty(t, resp.GetRecommendations())
 
-		_, err = client.Recommend(testContext(t), &pb.RecommendationRequest{Category: 99, MaxResults: 3})
+		_, err = client.Recommend(grpctest.Context(t), &pb.RecommendationRequest{Category: 99, MaxResults: 3})
 		assert.Equal(t, codes.NotFound, status.Code(err))
 		assert.Equal(t, "Category not found", status.Convert(err).Message())
 	})
@@ -133,7 +127,7 @@ func TestGoClientsWithPythonServer(t *testing.T) {
 	// random.sample raise on a negative count, which reaches the caller as
 	// UNKNOWN; the Go server answers INVALID_ARGUMENT.
 	t.Run("negative max_results", func(t *testing.T) {
-		_, err := client.Recommend(testContext(t), &pb.RecommendationRequest{MaxResults: -1})
+		_, err := client.Recommend(grpctest.Context(t), &pb.RecommendationRequest{MaxResults: -1})
 		assert.Equal(t, codes.Unknown, status.Code(err), "err: %v", err)
 	})
 }

@@ -218,7 +218,7 @@ func TestHomepageRecoversWhenRecommendationsComesBack(t *testing.T) {
 // time, reach the server over a single accepted connection.
 func TestHomepageRequestsShareOneConnection(t *testing.T) {
 	srv := grpctest.NewServer(t, registerRecommendations)
-	h := marketplace.New(srv.Dial(t), homepage.Options{})
+	h := marketplace.New(srv.NewClient(t), homepage.Options{})
 	var wg sync.WaitGroup
 	codes := make(chan int, 100)
 	for range 5 {

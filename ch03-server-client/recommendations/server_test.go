@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -33,12 +32,6 @@ func newClient(t *testing.T, src rand.Source) pb.RecommendationsClient {
 	return pb.NewRecommendationsClient(conn)
 }
 
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // The catalog as the contract fixes it, written out independently of the
 // catalog package so a change there cannot silently change the answer here.
 var wantTitles = map[pb.BookCategory]map[int32]string{
@@ -63,7 +56,7 @@ func TestRecommendReturnsOnlyBooksOfTheCategory(t *testing.T) {
 	client := newClient(t, nil)
 	for category, titles := range wantTitles {
 		t.Run(category.String(), func(t *testing.T) {
-			resp, err := client.Recommend(testContext(t), &pb.RecommendationRequest{
+			resp, err := client.Recommend(grpctest.Context(t), &pb.RecommendationRequest{
 				UserId: 1, Category: category, MaxResults: 3,
 			})
 			require.NoError(t, err)
@@ -82,7 +75,7 @@ func TestRecommendCountsAndNoRepeats(t *testing.T) {
 	} {
 		// Many rounds, because one lucky sample proves little about repeats.
 		for range 50 {
-			resp, err := client.Recommend(testContext(t), &pb.RecommendationRequest{
+			resp, err := client.Recommend(grpctest.Context(t), &pb.RecommendationRequest{
 				Category: pb.BookCategory_SELF_HELP, MaxResults: tc.maxResults,
 			})
 			require.NoError(t, err)
@@ -98,7 +91,7 @@ func TestRecommendCountsAndNoRepeats(t *testing.T) {
 }
 
 func TestRecommendUnsetMaxResultsIsEmpty(t *testing.T) {
-	resp, err := newClient(t, nil).Recommend(testContext(t), &pb.RecommendationRequest{})
+	resp, err := newClient(t, nil).Recommend(grpctest.Context(t), &pb.RecommendationRequest{})
 	require.NoError(t, err)
 	assert.Empty(t, resp.GetRecommendations())
 }
@@ -106,7 +99,7 @@ func TestRecommendUnsetMaxResultsIsEmpty(t *testing.T) {
 func TestRecommendUnknownCategoryIsNotFound(t *testing.T) {
 	client := newClient(t, nil)
 	for _, category := range []pb.BookCategory{3, 99, -1} {
-		_, err := client.Recommend(testContext(t), &pb.RecommendationRequest{
+		_, err := client.Recommend(grpctest.Context(t), &pb.RecommendationRequest{
 			UserId: 1, Category: category, MaxResults: 3,
 		})
 		st, ok := status.FromError(err)
@@ -117,7 +110,7 @@ func TestRecommendUnknownCategoryIsNotFound(t *testing.T) {
 }
 
 func TestRecommendNegativeMaxResultsIsInvalidArgument(t *testing.T) {
-	_, err := newClient(t, nil).Recommend(testContext(t), &pb.RecommendationRequest{
+	_, err := newClient(t, nil).Recommend(grpctest.Context(t), &pb.RecommendationRequest{
 		Category: pb.BookCategory_MYSTERY, MaxResults: -1,
 	})
 	assert.Equal(t, codes.InvalidArgument, status.Code(err), "err: %v", err)
@@ -126,7 +119,7 @@ func TestRecommendNegativeMaxResultsIsInvalidArgument(t *testing.T) {
 
 func TestRecommendWithoutServerIsUnavailable(t *testing.T) {
 	client := pb.NewRecommendationsClient(grpctest.Unreachable(t))
-	_, err := client.Recommend(testContext(t), &pb.RecommendationRequest{MaxResults: 3})
+	_, err := client.Recommend(grpctest.Context(t), &pb.RecommendationRequest{MaxResults: 3})
 	assert.Equal(t, codes.Unavailable, status.Code(err), "err: %v", err)
 }
 
@@ -135,7 +128,7 @@ func TestRecommendIsDeterministicForASeed(t *testing.T) {
 	client := newClient(t, rand.NewPCG(7, 11))
 	local := catalog.NewRecommender(rand.NewPCG(7, 11))
 	for range 20 {
-		resp, err := client.Recommend(testContext(t), &pb.RecommendationRequest{
+		resp, err := client.Recommend(grpctest.Context(t), &pb.RecommendationRequest{
 			Category: pb.BookCategory_SCIENCE_FICTION, MaxResults: 2,
 		})
 		require.NoError(t, err)
@@ -173,7 +166,7 @@ func TestWireMethodNameMatchesPythonSeries(t *testing.T) {
 	})
 	req := &pb.RecommendationRequest{Category: pb.BookCategory_MYSTERY, MaxResults: 1}
 	resp := new(pb.RecommendationResponse)
-	require.NoError(t, conn.Invoke(testContext(t), "/Recommendations/Recommend", req, resp))
+	require.NoError(t, conn.Invoke(grpctest.Context(t), "/Recommendations/Recommend", req, resp))
 	assert.Len(t, resp.GetRecommendations(), 1)
 }
 
@@ -181,7 +174,7 @@ func TestWireMethodNameMatchesPythonSeries(t *testing.T) {
 // proves the mutex in catalog.Recommender does its job.
 func TestRecommendConcurrentCalls(t *testing.T) {
 	client := newClient(t, nil)
-	ctx := testContext(t)
+	ctx := grpctest.Context(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 50)
 	for range 50 {
@@ -216,11 +209,11 @@ func TestServeStopsGracefully(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- recommendations.Serve(ctx, s, lis) }()
 
-	conn := grpctest.DialListener(t, lis)
+	conn := grpctest.NewClient(t, lis)
 	called := make(chan *pb.RecommendationResponse, 1)
 	callErr := make(chan error, 1)
 	go func() {
-		resp, err := pb.NewRecommendationsClient(conn).Recommend(testContext(t),
+		resp, err := pb.NewRecommendationsClient(conn).Recommend(grpctest.Context(t),
 			&pb.RecommendationRequest{Category: pb.BookCategory_MYSTERY, MaxResults: 2})
 		called <- resp
 		callErr <- err

@@ -2,7 +2,6 @@ package docscheck_test
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"go/build"
@@ -14,9 +13,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
 )
 
 // testCommand is the command that runs every test: README.md shows it and
@@ -24,18 +24,21 @@ import (
 const testCommand = "go test -race ./..."
 
 // forbiddenAPI is the deprecated gRPC dial API (DESIGN §6: grpc.NewClient
-// and insecure.NewCredentials() only). This file is the one .go file
-// allowed to hold these strings.
-var forbiddenAPI = []string{
-	"grpc.Dial(",
-	"grpc.DialContext(",
-	"grpc.WithInsecure(",
-	"grpc.WithBlock(",
-	"grpc.FailOnNonTempDialError",
+// and insecure.NewCredentials() only). The package qualifier is joined on
+// at run time, so that no file, this one included, holds the forbidden
+// strings and the check needs no exception for itself.
+var forbiddenAPI = qualify("grpc.", "Dial(", "DialContext(", "WithInsecure(", "WithBlock(", "FailOnNonTempDialError")
+
+func qualify(pkg string, names ...string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = pkg + n
+	}
+	return out
 }
 
-// selfPath is this file, relative to the repository root.
-const selfPath = "internal/docscheck/docscheck_test.go"
+// TestMain removes the binaries TestDocsGoRunFlagsExist builds.
+func TestMain(m *testing.M) { proctest.VerifyTestMain(m) }
 
 // repo is the repository the tests run in.
 type repo struct {
@@ -43,40 +46,16 @@ type repo struct {
 	Module string // module path from go.mod
 }
 
-var (
-	repoOnce sync.Once
-	theRepo  repo
-	repoErr  error
-)
-
-// findRepo walks up from the working directory to the one with go.mod.
+// findRepo finds the repository root (proctest.ModuleRoot) and reads the
+// module path from its go.mod.
 func findRepo(t *testing.T) repo {
 	t.Helper()
-	repoOnce.Do(func() {
-		dir, err := os.Getwd()
-		if err != nil {
-			repoErr = err
-			return
-		}
-		for {
-			data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-			if err == nil {
-				theRepo = repo{Root: dir, Module: modulePath(string(data))}
-				if theRepo.Module == "" {
-					repoErr = fmt.Errorf("%s: no module line", filepath.Join(dir, "go.mod"))
-				}
-				return
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				repoErr = errors.New("no go.mod in the working directory or above it")
-				return
-			}
-			dir = parent
-		}
-	})
-	require.NoError(t, repoErr, "finding the repository root")
-	return theRepo
+	root := proctest.ModuleRoot(t)
+	data, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	require.NoError(t, err)
+	r := repo{Root: root, Module: modulePath(string(data))}
+	require.NotEmpty(t, r.Module, "%s: no module line", filepath.Join(root, "go.mod"))
+	return r
 }
 
 // modulePath returns the path on go.mod's module line.
@@ -347,11 +326,10 @@ func TestDocsGoRunFlagsExist(t *testing.T) {
 	for _, dir := range dirs {
 		t.Run(strings.ReplaceAll(dir, "/", "_"), func(t *testing.T) {
 			t.Parallel()
-			bin := binaryFlags(t, r, dir)
-			require.NoError(t, bin.err, "%s (run by %s)", dir, runs[dir][0].Where)
+			flags := binaryFlags(t, dir)
 			for _, use := range runs[dir] {
-				for _, msg := range checkArgs(bin.flags, use.Args) {
-					t.Errorf("%s: `%s`: %s; `go run ./%s -h` lists: %s", use.Where, use.Text, msg, dir, flagList(bin.flags))
+				for _, msg := range checkArgs(flags, use.Args) {
+					t.Errorf("%s: `%s`: %s; `go run ./%s -h` lists: %s", use.Where, use.Text, msg, dir, flagList(flags))
 				}
 			}
 		})
@@ -370,50 +348,16 @@ func flagList(flags map[string]bool) string {
 	return strings.Join(names, " ")
 }
 
-// builtFlags is what a binary says about its flags, found once per test
-// process (so -count=20 builds each binary once).
-type builtFlags struct {
-	once  sync.Once
-	flags map[string]bool // flag name → takes a value
-	err   error
-}
-
-var binaries sync.Map // package directory → *builtFlags
-
-// binaryFlags builds the main package in dir into t.TempDir(), runs it
-// with -h and reads its flags from the usage text.
-func binaryFlags(t *testing.T, r repo, dir string) *builtFlags {
-	v, _ := binaries.LoadOrStore(dir, &builtFlags{})
-	b := v.(*builtFlags)
-	b.once.Do(func() { b.flags, b.err = askFlags(t.TempDir(), r.Root, dir) })
-	return b
-}
-
-func askFlags(tmp, root, dir string) (map[string]bool, error) {
-	exe := filepath.Join(tmp, filepath.Base(dir))
-	build := exec.Command("go", "build", "-o", exe, "./"+dir)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build ./%s: %w\n%s", dir, err, out)
-	}
-	if err := touchSources(root, dir); err != nil {
-		return nil, err
-	}
-	const limit = 2 * time.Minute
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	help := exec.CommandContext(ctx, exe, "-h")
-	help.Dir = tmp
-	out, err := help.CombinedOutput()
-	var exit *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		return nil, fmt.Errorf("./%s -h did not exit within %v: does it parse its flags with package flag?", dir, limit)
-	case errors.As(err, &exit) && exit.ExitCode() == 2: // flag.ExitOnError exits 2 after -h
-	case err != nil:
-		return nil, fmt.Errorf("./%s -h: %w\n%s", dir, err, out)
-	}
-	return usageFlags(string(out)), nil
+// binaryFlags builds the main package in dir (once per test process, by
+// proctest.Build), runs it with -h and reads its flags from the usage text.
+func binaryFlags(t *testing.T, dir string) map[string]bool {
+	t.Helper()
+	exe := proctest.Build(t, "./"+dir)[0]
+	require.NoError(t, touchSources(proctest.ModuleRoot(t), dir))
+	stdout, stderr, code := proctest.Run(t, exe, []string{"-h"})
+	// package flag prints usage to stderr; ExitOnError exits 2 after -h.
+	require.Contains(t, []int{0, 2}, code, "./%s -h: %s%s", dir, stdout, stderr)
+	return usageFlags(stdout + stderr)
 }
 
 // touchSources stats every file of this module that the binary in dir is
@@ -588,7 +532,7 @@ func checkGoFilesAPI(root string) ([]string, error) {
 			}
 			return nil
 		}
-		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, ".pb.go") || rel == selfPath {
+		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, ".pb.go") {
 			return nil
 		}
 		f, err := os.Open(path)

@@ -1,9 +1,9 @@
 // Package grpctest runs gRPC servers in memory for tests, over bufconn.
 //
 // Every chapter's tests use it the same way: register services on a server,
-// dial it through the generated client, and let t.Cleanup stop the server,
-// close the listener and close the connection. No port is opened, so tests
-// run in parallel without colliding and never touch the network.
+// connect to it through the generated client, and let t.Cleanup stop the
+// server, close the listener and close the connection. No port is opened,
+// so tests run in parallel without colliding and never touch the network.
 package grpctest
 
 import (
@@ -11,6 +11,7 @@ import (
 	"net"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -38,35 +39,32 @@ func NewServer(t testing.TB, register func(grpc.ServiceRegistrar), opts ...grpc.
 	t.Helper()
 	s := &Server{Server: grpc.NewServer(opts...), lis: bufconn.Listen(bufSize)}
 	register(s.Server)
-
-	done := make(chan error, 1)
-	go func() { done <- s.Server.Serve(countingListener{Listener: s.lis, n: &s.accepted}) }()
+	stop := serve(s.Server, s.lis, &s.accepted)
 	t.Cleanup(func() {
-		s.Server.Stop()
-		_ = s.lis.Close()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("grpctest: Serve: %v", err)
 		}
 	})
 	return s
 }
 
-// Dial returns a client connection to s, closed when the test ends. Like a
-// real client, it connects lazily, on the first RPC.
-func (s *Server) Dial(t testing.TB, opts ...grpc.DialOption) *grpc.ClientConn {
+// NewClient returns a client connection to s, closed when the test ends.
+// Like every connection from grpc.NewClient, it connects lazily, on the
+// first RPC.
+func (s *Server) NewClient(t testing.TB, opts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
-	return DialListener(t, s.lis, opts...)
+	return NewClient(t, s.lis, opts...)
 }
 
 // Accepted reports how many connections the server has accepted so far.
 // Tests use it to prove that a client reuses one connection.
 func (s *Server) Accepted() int64 { return s.accepted.Load() }
 
-// Start is NewServer followed by Dial: the usual one-liner for a test that
-// needs a client of a freshly registered service.
+// Start is NewServer followed by NewClient: the usual one-liner for a test
+// that needs a client of a freshly registered service.
 func Start(t testing.TB, register func(grpc.ServiceRegistrar), opts ...grpc.ServerOption) *grpc.ClientConn {
 	t.Helper()
-	return NewServer(t, register, opts...).Dial(t)
+	return NewServer(t, register, opts...).NewClient(t)
 }
 
 // Unreachable returns a client connection whose server is gone: every RPC
@@ -75,26 +73,72 @@ func Unreachable(t testing.TB) *grpc.ClientConn {
 	t.Helper()
 	lis := bufconn.Listen(bufSize)
 	_ = lis.Close()
-	return DialListener(t, lis)
+	return NewClient(t, lis)
 }
 
-// DialListener returns a client connection that reaches lis, closed when
-// the test ends. "passthrough:///bufnet" makes gRPC hand the name straight
-// to the context dialer instead of resolving it in DNS.
-func DialListener(t testing.TB, lis *bufconn.Listener, opts ...grpc.DialOption) *grpc.ClientConn {
+// NewClient returns a client connection that reaches lis, closed when the
+// test ends.
+func NewClient(t testing.TB, lis *bufconn.Listener, opts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
+	conn, err := newClient(lis, opts...)
+	if err != nil {
+		t.Fatalf("grpctest: NewClient: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// Open starts a server like NewServer and returns a connection to it, for
+// Example functions, which have no testing.T to clean up after them. Call
+// stop when done: it closes the connection and stops the server.
+func Open(register func(grpc.ServiceRegistrar), opts ...grpc.ServerOption) (conn *grpc.ClientConn, stop func()) {
+	s, lis := grpc.NewServer(opts...), bufconn.Listen(bufSize)
+	register(s)
+	stopServer := serve(s, lis, new(atomic.Int64))
+	conn, err := newClient(lis)
+	if err != nil {
+		// newClient fails only on a malformed target or options, and both
+		// are fixed here.
+		panic(err)
+	}
+	return conn, func() {
+		_ = conn.Close()
+		_ = stopServer()
+	}
+}
+
+// Context returns a context for one test's RPCs, cancelled when the test
+// ends. Its deadline is generous: it only stops a broken test from hanging,
+// it never decides whether a working one passes.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// serve serves s on lis in a goroutine, counting accepted connections in
+// accepted. The returned stop stops the server, closes the listener and
+// returns Serve's error.
+func serve(s *grpc.Server, lis *bufconn.Listener, accepted *atomic.Int64) (stop func() error) {
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(countingListener{Listener: lis, n: accepted}) }()
+	return func() error {
+		s.Stop()
+		_ = lis.Close()
+		return <-done
+	}
+}
+
+// newClient connects to lis. "passthrough:///bufnet" makes gRPC hand the
+// name straight to the context dialer instead of resolving it in DNS.
+func newClient(lis *bufconn.Listener, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	opts = append([]grpc.DialOption{
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
 			return lis.DialContext(ctx)
 		}),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 	}, opts...)
-	conn, err := grpc.NewClient("passthrough:///bufnet", opts...)
-	if err != nil {
-		t.Fatalf("grpctest: NewClient: %v", err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return conn
+	return grpc.NewClient("passthrough:///bufnet", opts...)
 }
 
 // countingListener counts the connections it hands to the server.
@@ -109,32 +153,4 @@ func (l countingListener) Accept() (net.Conn, error) {
 		l.n.Add(1)
 	}
 	return c, err
-}
-
-// Open starts a server like NewServer and returns a connection to it, for
-// Example functions, which have no testing.T to clean up after them. Call
-// stop when done: it closes the connection and stops the server.
-func Open(register func(grpc.ServiceRegistrar), opts ...grpc.ServerOption) (conn *grpc.ClientConn, stop func()) {
-	s := grpc.NewServer(opts...)
-	register(s)
-	lis := bufconn.Listen(bufSize)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = s.Serve(lis)
-	}()
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		// NewClient fails only on a malformed target or options, and both
-		// are fixed here.
-		panic(err)
-	}
-	return conn, func() {
-		_ = conn.Close()
-		s.Stop()
-		_ = lis.Close()
-		<-done
-	}
 }

@@ -1,9 +1,7 @@
 package grpctest_test
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,8 +22,7 @@ func registerHealth(s grpc.ServiceRegistrar) { healthpb.RegisterHealthServer(s, 
 
 func TestStartServesOverBufconn(t *testing.T) {
 	conn := grpctest.Start(t, registerHealth)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := grpctest.Context(t)
 
 	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
 	require.NoError(t, err)
@@ -34,25 +31,23 @@ func TestStartServesOverBufconn(t *testing.T) {
 
 func TestAcceptedCountsConnectionsNotCalls(t *testing.T) {
 	srv := grpctest.NewServer(t, registerHealth)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := grpctest.Context(t)
 	assert.Zero(t, srv.Accepted(), "NewClient connects lazily")
 
-	first := healthpb.NewHealthClient(srv.Dial(t))
+	first := healthpb.NewHealthClient(srv.NewClient(t))
 	for range 5 {
 		_, err := first.Check(ctx, &healthpb.HealthCheckRequest{})
 		require.NoError(t, err)
 	}
 	assert.EqualValues(t, 1, srv.Accepted(), "five calls on one connection")
 
-	_, err := healthpb.NewHealthClient(srv.Dial(t)).Check(ctx, &healthpb.HealthCheckRequest{})
+	_, err := healthpb.NewHealthClient(srv.NewClient(t)).Check(ctx, &healthpb.HealthCheckRequest{})
 	require.NoError(t, err)
 	assert.EqualValues(t, 2, srv.Accepted(), "a second connection is accepted separately")
 }
 
 func TestUnreachableFailsWithUnavailable(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := grpctest.Context(t)
 	_, err := healthpb.NewHealthClient(grpctest.Unreachable(t)).Check(ctx, &healthpb.HealthCheckRequest{})
 	assert.Equal(t, codes.Unavailable, status.Code(err), "err: %v", err)
 }

@@ -9,9 +9,11 @@ package proctest
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,7 +54,7 @@ func Build(t testing.TB, pkgs ...string) []string {
 		}
 		built.dir, built.paths = dir, map[string]string{}
 	}
-	root := moduleRoot(t)
+	root := ModuleRoot(t)
 	paths := make([]string, len(pkgs))
 	for i, pkg := range pkgs {
 		if path, ok := built.paths[pkg]; ok {
@@ -204,14 +206,19 @@ func (p *Process) Output() string {
 
 // Run runs bin with args to completion, with the current environment plus
 // env ("KEY=value"), and returns its standard output, standard error and
-// exit code.
+// exit code. It fails the test if bin runs longer than Timeout.
 func Run(t testing.TB, bin string, args []string, env ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
 	var out, errOut strings.Builder
-	cmd := exec.Command(bin, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("proctest: %s %q still running after %v", bin, args, Timeout)
+	}
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
 		t.Fatalf("proctest: run %s: %v", bin, err)
@@ -219,9 +226,28 @@ func Run(t testing.TB, bin string, args []string, env ...string) (stdout, stderr
 	return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
 }
 
-// moduleRoot finds the directory holding go.mod, walking up from the
+// Get fetches url with a client of its own, closed afterwards (so goleak
+// sees no idle connection left behind), and returns the status code and
+// body.
+func Get(t testing.TB, url string) (status int, body string) {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{}, Timeout: Timeout}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("proctest: GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("proctest: GET %s: reading the body: %v", url, err)
+	}
+	return resp.StatusCode, string(data)
+}
+
+// ModuleRoot returns the directory holding go.mod, walking up from the
 // test's working directory (the package directory).
-func moduleRoot(t testing.TB) string {
+func ModuleRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
