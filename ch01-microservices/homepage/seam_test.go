@@ -12,6 +12,7 @@ import (
 
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage/homepagetest"
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
 )
 
@@ -44,33 +45,35 @@ func TestSeamSamePageAcrossGRPC(t *testing.T) {
 	remote := homepage.New(newPreviewClient(conn), homepage.Options{Timeout: 10 * time.Second})
 
 	for i := range 10 {
-		want := body(t, get(t, local, http.MethodGet, "/"))
+		want := homepagetest.Serve(local, http.MethodGet, "/").Body.String()
 		require.Equal(t, 3, strings.Count(want, "<li>"))
-		got := body(t, get(t, remote, http.MethodGet, "/"))
+		got := homepagetest.Serve(remote, http.MethodGet, "/").Body.String()
 		assert.Equal(t, want, got, "page %d", i)
 	}
 }
 
 func TestSeamRemoteDownPageDegrades(t *testing.T) {
-	logger, logs := newLogger()
+	logger, logs := homepagetest.Logger()
 	h := homepage.New(newPreviewClient(grpctest.Unreachable(t)),
 		homepage.Options{Timeout: 10 * time.Second, Logger: logger})
 
-	assertDegraded(t, get(t, h, http.MethodGet, "/"))
+	rec := homepagetest.Serve(h, http.MethodGet, "/")
+	homepagetest.AssertDegraded(t, rec.Code, rec.Body.String())
 	assert.Contains(t, logs.String(), "Unavailable")
 }
 
 func TestSeamRemoteStopsPageDegrades(t *testing.T) {
 	srv := grpctest.NewServer(t, registerPreview(catalog.NewRecommender(rand.NewPCG(1, 2))))
-	logger, logs := newLogger()
+	logger, logs := homepagetest.Logger()
 	h := homepage.New(newPreviewClient(srv.NewClient(t)),
 		homepage.Options{Timeout: 10 * time.Second, Logger: logger})
 
-	page := body(t, get(t, h, http.MethodGet, "/"))
+	page := homepagetest.Serve(h, http.MethodGet, "/").Body.String()
 	require.Equal(t, 3, strings.Count(page, "<li>"), "healthy before the stop")
 
 	srv.Stop() // Recommendations goes away mid-session.
 
-	assertDegraded(t, get(t, h, http.MethodGet, "/"))
+	rec := homepagetest.Serve(h, http.MethodGet, "/")
+	homepagetest.AssertDegraded(t, rec.Code, rec.Body.String())
 	assert.Contains(t, logs.String(), "Unavailable")
 }

@@ -29,27 +29,24 @@ func Run(ctx context.Context, httpLis, grpcLis net.Listener, opts homepage.Optio
 
 	grpcServer := grpc.NewServer()
 	recommendations.Register(grpcServer, recommendations.NewServer(nil))
-	grpcCtx, stopGRPC := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopGRPC()
 	grpcDone := make(chan error, 1)
 	go func() {
-		err := recommendations.Serve(grpcCtx, grpcServer, grpcLis)
-		cancel() // if gRPC dies, take the web server down with it
+		err := grpcServer.Serve(grpcLis)
+		cancel() // if gRPC stops, take the web server down with it
 		grpcDone <- err
 	}()
 
 	conn, err := marketplace.Connect(grpcLis.Addr().String())
 	if err != nil {
-		stopGRPC()
+		grpcServer.Stop()
 		_ = httpLis.Close()
 		return errors.Join(err, <-grpcDone)
 	}
 	httpErr := httpserver.Serve(ctx, httpLis, marketplace.New(conn, opts))
 	closeErr := conn.Close()
-	stopGRPC()
-	grpcErr := <-grpcDone
-	if httpErr != nil || grpcErr != nil || closeErr != nil {
-		return fmt.Errorf("bookstore: %w", errors.Join(httpErr, closeErr, grpcErr))
+	grpcServer.GracefulStop()
+	if err := errors.Join(httpErr, closeErr, <-grpcDone); err != nil {
+		return fmt.Errorf("bookstore: %w", err)
 	}
 	return nil
 }

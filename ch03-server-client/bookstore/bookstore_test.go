@@ -2,11 +2,8 @@ package bookstore_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,7 +11,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage/homepagetest"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/bookstore"
+	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -35,15 +34,8 @@ func TestRunServesTheBookstoreAndStopsCleanly(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- bookstore.Run(ctx, httpLis, grpcLis, homepage.Options{}) }()
 
-	client := &http.Client{Transport: &http.Transport{}}
-	defer client.CloseIdleConnections()
-	resp, err := client.Get("http://" + httpLis.Addr().String() + "/")
-	require.NoError(t, err)
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, resp.Body.Close())
-	require.NoError(t, err)
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, 3, strings.Count(string(body), "<li>"), "page:\n%s", body)
+	status, body := proctest.Get(t, "http://"+httpLis.Addr().String()+"/")
+	homepagetest.AssertHome(t, status, body)
 
 	cancel()
 	assert.NoError(t, <-done)

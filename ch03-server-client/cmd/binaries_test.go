@@ -4,9 +4,7 @@
 package cmd_test
 
 import (
-	"io"
 	"net"
-	"net/http"
 	"regexp"
 	"strings"
 	"syscall"
@@ -15,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage/homepagetest"
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
 )
 
@@ -36,18 +35,6 @@ var (
 	servingGRPC = regexp.MustCompile(`serving gRPC on (\S+)`)
 	servingHTTP = regexp.MustCompile(`serving on (http://\S+)`)
 )
-
-func getPage(t *testing.T, url string) (int, string) {
-	t.Helper()
-	client := &http.Client{Transport: &http.Transport{}}
-	defer client.CloseIdleConnections()
-	resp, err := client.Get(url)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(body)
-}
 
 func TestServicesAndClientAsProcesses(t *testing.T) {
 	recBin, mktBin, clientBin, _ := binaries(t)
@@ -78,10 +65,8 @@ func TestServicesAndClientAsProcesses(t *testing.T) {
 
 	mkt := proctest.Start(t, mktBin, []string{"-addr", "127.0.0.1:0", "-recommendations", grpcAddr})
 	url := mkt.WaitFor(t, servingHTTP)[1]
-	status, body := getPage(t, url)
-	assert.Equal(t, http.StatusOK, status)
-	assert.Contains(t, body, "<title>Online Books For You</title>")
-	assert.Equal(t, 3, strings.Count(body, "<li>"))
+	status, body := proctest.Get(t, url)
+	homepagetest.AssertHome(t, status, body)
 
 	assert.Equal(t, 0, mkt.Signal(t, syscall.SIGTERM), mkt.Output())
 	assert.Contains(t, mkt.Output(), "marketplace: stopped")
@@ -117,10 +102,8 @@ func TestMarketplaceDegradesWithoutRecommendations(t *testing.T) {
 	mkt := proctest.Start(t, mktBin, []string{"-addr", "127.0.0.1:0", "-recommendations", closedPort(t)})
 	url := mkt.WaitFor(t, servingHTTP)[1]
 
-	status, body := getPage(t, url)
-	assert.Equal(t, http.StatusOK, status)
-	assert.Zero(t, strings.Count(body, "<li>"))
-	assert.Contains(t, body, "Recommendations are unavailable")
+	status, body := proctest.Get(t, url)
+	homepagetest.AssertDegraded(t, status, body)
 	assert.Equal(t, 0, mkt.Signal(t, syscall.SIGTERM))
 	assert.Contains(t, mkt.Output(), "recommendations unavailable", "the error is logged")
 }
@@ -142,9 +125,8 @@ func TestBookstoreAsOneProcess(t *testing.T) {
 	grpcAddr := store.WaitFor(t, servingGRPC)[1]
 	url := store.WaitFor(t, regexp.MustCompile(`open (http://\S+)`))[1]
 
-	status, body := getPage(t, url)
-	assert.Equal(t, http.StatusOK, status)
-	assert.Equal(t, 3, strings.Count(body, "<li>"))
+	status, body := proctest.Get(t, url)
+	homepagetest.AssertHome(t, status, body)
 
 	stdout, _, code := proctest.Run(t, clientBin, []string{"-addr", grpcAddr, "-category", "SELF_HELP", "-max", "1"})
 	assert.Equal(t, 0, code)

@@ -11,7 +11,6 @@ package interop_test
 import (
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"regexp"
@@ -27,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage/homepagetest"
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
@@ -93,15 +93,8 @@ func TestGoClientsWithPythonServer(t *testing.T) {
 	defer conn.Close()
 
 	t.Run("homepage", func(t *testing.T) {
-		rec := httptest.NewRecorder()
-		marketplace.New(conn, homepage.Options{Timeout: 10 * time.Second}).
-			ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-		assert.Equal(t, http.StatusOK, rec.Code)
-		body := rec.Body.String()
-		assert.Equal(t, 3, strings.Count(body, "<li>"), body)
-		for _, title := range []string{"The Maltese Falcon", "Murder on the Orient Express", "The Hound of the Baskervilles"} {
-			assert.Contains(t, body, "<li>"+title+"</li>")
-		}
+		rec := homepagetest.Serve(marketplace.New(conn, homepage.Options{Timeout: 10 * time.Second}), http.MethodGet, "/")
+		homepagetest.AssertHome(t, rec.Code, rec.Body.String())
 	})
 
 	client := pb.NewRecommendationsClient(conn)

@@ -1,12 +1,9 @@
 package marketplace_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage/homepagetest"
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
@@ -29,32 +27,14 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var mysteryTitles = []string{
-	"The Maltese Falcon",
-	"Murder on the Orient Express",
-	"The Hound of the Baskervilles",
-}
-
 func registerRecommendations(s grpc.ServiceRegistrar) {
 	recommendations.Register(s, recommendations.NewServer(nil))
 }
 
-// get serves one GET request to h and returns the status and body.
-func get(t *testing.T, h http.Handler, path string) (int, string) {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+// get serves GET / from h in memory and returns the status and body.
+func get(h http.Handler) (int, string) {
+	rec := homepagetest.Serve(h, http.MethodGet, "/")
 	return rec.Code, rec.Body.String()
-}
-
-// listItems returns the text of every <li> on the page.
-func listItems(body string) []string {
-	var items []string
-	for _, part := range strings.Split(body, "<li>")[1:] {
-		text, _, _ := strings.Cut(part, "</li>")
-		items = append(items, text)
-	}
-	return items
 }
 
 func TestTargetFromEnvironment(t *testing.T) {
@@ -93,14 +73,8 @@ func TestConnectRejectsABadTarget(t *testing.T) {
 
 func TestHomepageShowsThreeMysteryBooks(t *testing.T) {
 	h := marketplace.New(grpctest.Start(t, registerRecommendations), homepage.Options{})
-	code, body := get(t, h, "/")
-	require.Equal(t, http.StatusOK, code)
-	assert.Contains(t, body, "<title>Online Books For You</title>")
-	assert.Contains(t, body, "<h1>Mystery books you may like</h1>")
-	items := listItems(body)
-	assert.Len(t, items, 3)
-	assert.Subset(t, mysteryTitles, items)
-	assert.ElementsMatch(t, mysteryTitles, items, "three distinct mystery books")
+	code, body := get(h)
+	homepagetest.AssertHome(t, code, body)
 	assert.NotContains(t, body, "unavailable")
 }
 
@@ -135,7 +109,7 @@ func TestHomepageAsksForThreeMysteryBooksForUserOne(t *testing.T) {
 	fake := &fakeRecommendations{handle: func(context.Context, *pb.RecommendationRequest) (*pb.RecommendationResponse, error) {
 		return &pb.RecommendationResponse{}, nil
 	}}
-	code, _ := get(t, marketplace.New(fake.start(t), homepage.Options{}), "/")
+	code, _ := get(marketplace.New(fake.start(t), homepage.Options{}))
 	require.Equal(t, http.StatusOK, code)
 	reqs := fake.requests()
 	require.Len(t, reqs, 1)
@@ -150,25 +124,16 @@ func TestHomepageEscapesTitles(t *testing.T) {
 			{Id: 1, Title: `<script>alert("x")</script> & Co`},
 		}}, nil
 	}}
-	_, body := get(t, marketplace.New(fake.start(t), homepage.Options{}), "/")
+	_, body := get(marketplace.New(fake.start(t), homepage.Options{}))
 	assert.NotContains(t, body, "<script>")
-	assert.Equal(t, []string{"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co"}, listItems(body))
-}
-
-// degradedCheck asserts the page a reader sees when recommendations fail.
-func degradedCheck(t *testing.T, code int, body string) {
-	t.Helper()
-	assert.Equal(t, http.StatusOK, code, "the store stays up")
-	assert.Contains(t, body, "<h1>Mystery books you may like</h1>")
-	assert.Empty(t, listItems(body))
-	assert.Contains(t, body, "Recommendations are unavailable")
+	assert.Equal(t, []string{"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co"}, homepagetest.Items(body))
 }
 
 func TestHomepageDegradesWhenRecommendationsIsDown(t *testing.T) {
-	var logs bytes.Buffer
-	h := marketplace.New(grpctest.Unreachable(t), homepage.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	code, body := get(t, h, "/")
-	degradedCheck(t, code, body)
+	logger, logs := homepagetest.Logger()
+	h := marketplace.New(grpctest.Unreachable(t), homepage.Options{Logger: logger})
+	code, body := get(h)
+	homepagetest.AssertDegraded(t, code, body)
 	assert.Contains(t, logs.String(), "recommendations unavailable")
 	assert.Contains(t, logs.String(), "Unavailable")
 }
@@ -184,13 +149,13 @@ func TestHomepageDegradesWhenRecommendationsIsSlow(t *testing.T) {
 		<-ctx.Done() // never answer in time
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}}
-	var logs bytes.Buffer
+	logger, logs := homepagetest.Logger()
 	h := marketplace.New(fake.start(t), homepage.Options{
 		Timeout: 50 * time.Millisecond,
-		Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
+		Logger:  logger,
 	})
-	code, body := get(t, h, "/")
-	degradedCheck(t, code, body)
+	code, body := get(h)
+	homepagetest.AssertDegraded(t, code, body)
 	assert.True(t, <-serverSawDeadline, "the deadline propagates to the server")
 	assert.Contains(t, logs.String(), "DeadlineExceeded")
 }
@@ -205,13 +170,13 @@ func TestHomepageRecoversWhenRecommendationsComesBack(t *testing.T) {
 		return &pb.RecommendationResponse{Recommendations: []*pb.BookRecommendation{{Id: 1, Title: "The Maltese Falcon"}}}, nil
 	}}
 	h := marketplace.New(fake.start(t), homepage.Options{Logger: slog.New(slog.DiscardHandler)})
-	code, body := get(t, h, "/")
-	degradedCheck(t, code, body)
+	code, body := get(h)
+	homepagetest.AssertDegraded(t, code, body)
 
 	down.Store(false)
-	code, body = get(t, h, "/")
+	code, body = get(h)
 	assert.Equal(t, http.StatusOK, code)
-	assert.Equal(t, []string{"The Maltese Falcon"}, listItems(body), "the same connection works again")
+	assert.Equal(t, []string{"The Maltese Falcon"}, homepagetest.Items(body), "the same connection works again")
 }
 
 // One long-lived connection per process: a hundred page views, twenty at a
@@ -224,8 +189,8 @@ func TestHomepageRequestsShareOneConnection(t *testing.T) {
 	for range 5 {
 		for range 20 {
 			wg.Go(func() {
-				code, body := get(t, h, "/")
-				if len(listItems(body)) != 3 {
+				code, body := get(h)
+				if len(homepagetest.Items(body)) != 3 {
 					code = -1
 				}
 				codes <- code

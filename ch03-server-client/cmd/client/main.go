@@ -12,11 +12,9 @@ import (
 	"fmt"
 	"os"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/cli"
+	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
 )
 
 func main() {
@@ -29,7 +27,7 @@ func main() {
 		os.Exit(2)
 	}
 
-	conn, err := grpc.NewClient(cfg.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := marketplace.Connect(cfg.Addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "client:", err)
 		os.Exit(1)
