@@ -37,6 +37,11 @@ func Serve(ctx context.Context, lis net.Listener, h http.Handler) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 	defer cancel()
 	shutdownErr := srv.Shutdown(shutdownCtx)
+	if shutdownErr != nil {
+		// Shutdown gave up waiting but leaves the slow connections open;
+		// Close ends them, so Serve keeps its promise to return.
+		_ = srv.Close()
+	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -106,6 +107,42 @@ func TestMarketplaceDegradesWithoutRecommendations(t *testing.T) {
 	homepagetest.AssertDegraded(t, status, body)
 	assert.Equal(t, 0, mkt.Signal(t, syscall.SIGTERM))
 	assert.Contains(t, mkt.Output(), "recommendations unavailable", "the error is logged")
+}
+
+// The Marketplace's one connection outlives a restart of Recommendations:
+// while the service is down the page degrades, and once it listens again on
+// the same address the books come back, with no restart of the Marketplace.
+func TestMarketplaceRecoversWhenRecommendationsRestarts(t *testing.T) {
+	recBin, mktBin, _, _ := binaries(t)
+	rec := proctest.Start(t, recBin, []string{"-addr", "127.0.0.1:0"})
+	grpcAddr := rec.WaitFor(t, servingGRPC)[1]
+	mkt := proctest.Start(t, mktBin, []string{"-addr", "127.0.0.1:0", "-recommendations", grpcAddr})
+	url := mkt.WaitFor(t, servingHTTP)[1]
+
+	status, body := proctest.Get(t, url)
+	homepagetest.AssertHome(t, status, body)
+
+	require.Equal(t, 0, rec.Signal(t, syscall.SIGTERM))
+	status, body = proctest.Get(t, url)
+	homepagetest.AssertDegraded(t, status, body)
+
+	rec = proctest.Start(t, recBin, []string{"-addr", grpcAddr})
+	rec.WaitFor(t, servingGRPC)
+	// gRPC reconnects with a growing backoff, so the first page views may
+	// still be degraded: wait, bounded, for the condition "books are back".
+	deadline := time.After(proctest.Timeout)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for len(homepagetest.Items(body)) == 0 {
+		select {
+		case <-tick.C:
+			status, body = proctest.Get(t, url)
+		case <-deadline:
+			t.Fatalf("no books %v after Recommendations restarted; marketplace output:\n%s", proctest.Timeout, mkt.Output())
+		}
+	}
+	homepagetest.AssertHome(t, status, body)
+	assert.Equal(t, 0, mkt.Signal(t, syscall.SIGTERM))
 }
 
 // closedPort returns a loopback address nothing listens on: one the kernel
