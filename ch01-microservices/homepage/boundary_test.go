@@ -3,7 +3,6 @@ package homepage_test
 import (
 	"context"
 	"math/rand/v2"
-	"net"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -52,22 +51,8 @@ func benchmarkRecommend(b *testing.B, rec homepage.Recommender) {
 // when the benchmark ends.
 func dialLoopback(b *testing.B) *grpc.ClientConn {
 	b.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	registerPreview(catalog.NewRecommender(rand.NewPCG(1, 2)))(srv)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
-	b.Cleanup(func() {
-		srv.Stop()
-		if err := <-served; err != nil {
-			b.Errorf("Serve: %v", err)
-		}
-	})
-
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	addr := grpctest.ServeLoopback(b, registerPreview(catalog.NewRecommender(rand.NewPCG(1, 2))))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		b.Fatal(err)
 	}

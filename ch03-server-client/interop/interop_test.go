@@ -9,7 +9,6 @@
 package interop_test
 
 import (
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -128,20 +127,13 @@ func TestGoClientsWithPythonServer(t *testing.T) {
 // The Python client against the Go server.
 func TestPythonClientWithGoServer(t *testing.T) {
 	py, env := python(t)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := grpc.NewServer()
-	recommendations.Register(s, recommendations.NewServer(nil))
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(lis) }()
-	t.Cleanup(func() {
-		s.Stop()
-		assert.NoError(t, <-served)
+	addr := grpctest.ServeLoopback(t, func(s grpc.ServiceRegistrar) {
+		recommendations.Register(s, recommendations.NewServer(nil))
 	})
 
 	run := func(category, maxResults string) (string, int) {
 		stdout, stderr, code := proctest.Run(t, py,
-			[]string{"python/recommendations_client.py", lis.Addr().String(), category, maxResults}, env...)
+			[]string{"python/recommendations_client.py", addr, category, maxResults}, env...)
 		t.Logf("python client %s %s: exit %d, stderr: %q", category, maxResults, code, stderr)
 		return stdout, code
 	}

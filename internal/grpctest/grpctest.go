@@ -107,6 +107,29 @@ func Open(register func(grpc.ServiceRegistrar), opts ...grpc.ServerOption) (conn
 	}
 }
 
+// ServeLoopback serves a gRPC server on a free loopback TCP port, for the
+// few tests that need a real socket (a benchmark of TCP's cost, a client in
+// another process), and returns its address. Cleanup stops the server and
+// waits for Serve to return.
+func ServeLoopback(t testing.TB, register func(grpc.ServiceRegistrar), opts ...grpc.ServerOption) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("grpctest: %v", err)
+	}
+	s := grpc.NewServer(opts...)
+	register(s)
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(lis) }()
+	t.Cleanup(func() {
+		s.Stop()
+		if err := <-done; err != nil {
+			t.Errorf("grpctest: Serve: %v", err)
+		}
+	})
+	return lis.Addr().String()
+}
+
 // Context returns a context for one test's RPCs, cancelled when the test
 // ends. Its deadline is generous: it only stops a broken test from hanging,
 // it never decides whether a working one passes.

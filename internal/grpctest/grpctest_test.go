@@ -1,6 +1,7 @@
 package grpctest_test
 
 import (
+	"net"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -8,6 +9,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -50,4 +52,18 @@ func TestUnreachableFailsWithUnavailable(t *testing.T) {
 	ctx := grpctest.Context(t)
 	_, err := healthpb.NewHealthClient(grpctest.Unreachable(t)).Check(ctx, &healthpb.HealthCheckRequest{})
 	assert.Equal(t, codes.Unavailable, status.Code(err), "err: %v", err)
+}
+
+func TestServeLoopbackServesOverTCP(t *testing.T) {
+	addr := grpctest.ServeLoopback(t, registerHealth)
+	host, _, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1", host)
+
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	resp, err := healthpb.NewHealthClient(conn).Check(grpctest.Context(t), &healthpb.HealthCheckRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, healthpb.HealthCheckResponse_SERVING, resp.GetStatus())
 }
