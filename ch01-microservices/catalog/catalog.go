@@ -102,6 +102,16 @@ func NewRecommender(src rand.Source) *Recommender {
 	return &Recommender{rng: rand.New(src)}
 }
 
+// Seeded returns the random source for a -seed flag: a fixed sequence for
+// any seed but 0, so a reader's run prints the same books as the docs; and
+// nil for 0, which NewRecommender replaces with a random seed.
+func Seeded(seed uint64) rand.Source {
+	if seed == 0 {
+		return nil
+	}
+	return rand.NewPCG(seed, seed)
+}
+
 // Recommend returns min(maxResults, books in the category) distinct books of
 // category c, in random order. userID is accepted, as in the contract, but
 // the bookstore does not personalise yet. maxResults 0 gives an empty list.

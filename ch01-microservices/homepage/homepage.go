@@ -14,6 +14,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
@@ -43,8 +44,10 @@ type Options struct {
 	// Timeout bounds each Recommend call; a slow recommender is treated as
 	// an unavailable one. Zero means DefaultTimeout.
 	Timeout time.Duration
-	// Logger receives the error whenever recommendations are unavailable.
-	// Nil means slog.Default().
+	// Logger is told when recommendations become unavailable (with the
+	// error) and when they are back (with the number of pages served
+	// without them). Each failed call is logged at debug level only, so an
+	// outage under load does not flood the log. Nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -63,8 +66,9 @@ type pageData struct {
 
 // New returns the homepage handler. It serves GET / and answers 404 for any
 // other path. When rec fails or is slower than the timeout, the page still
-// renders, with HTTP 200, no books and a notice, and the error is logged: a
-// broken recommendations service must not take the whole store down.
+// renders, with HTTP 200, no books and a notice: a broken recommendations
+// service must not take the whole store down. The log says when that
+// starts and when it ends.
 func New(rec Recommender, opts Options) http.Handler {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
@@ -81,6 +85,11 @@ func New(rec Recommender, opts Options) http.Handler {
 type handler struct {
 	rec  Recommender
 	opts Options
+
+	// down is true from the first failed call until the next good one;
+	// failed counts the pages served without books meanwhile.
+	down   atomic.Bool
+	failed atomic.Int64
 }
 
 func (h *handler) serveHome(w http.ResponseWriter, r *http.Request) {
@@ -90,9 +99,21 @@ func (h *handler) serveHome(w http.ResponseWriter, r *http.Request) {
 	var data pageData
 	books, err := h.rec.Recommend(ctx, UserID, Category, MaxResults)
 	if err != nil {
-		h.opts.Logger.ErrorContext(r.Context(), "recommendations unavailable", "err", err)
+		h.failed.Add(1)
+		// Only the request that sees the service go down logs it at
+		// error level; during an outage under load, one line per page
+		// would bury everything else in the log.
+		if h.down.CompareAndSwap(false, true) {
+			h.opts.Logger.ErrorContext(r.Context(), "recommendations unavailable", "err", err)
+		} else {
+			h.opts.Logger.DebugContext(r.Context(), "recommendations still unavailable", "err", err)
+		}
 		data.Unavailable = true
 	} else {
+		if h.down.CompareAndSwap(true, false) {
+			h.opts.Logger.InfoContext(r.Context(), "recommendations available again",
+				"pages_without_books", h.failed.Swap(0))
+		}
 		data.Books = books
 	}
 

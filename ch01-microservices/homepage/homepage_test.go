@@ -3,10 +3,12 @@ package homepage_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,4 +145,58 @@ func TestHomeServesConcurrentRequests(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// An outage is logged when it starts and when it ends, not once per page:
+// under load, a line per failed page would flood the log. Every page in the
+// outage is still degraded, and none goes uncounted.
+func TestHomeLogsAnOutageOnce(t *testing.T) {
+	var failing atomic.Bool
+	failing.Store(true)
+	rec := recommendFunc(func(context.Context, int32, catalog.Category, int32) ([]catalog.Book, error) {
+		if failing.Load() {
+			return nil, errors.New("connection refused")
+		}
+		return []catalog.Book{{ID: 1, Title: "The Maltese Falcon"}}, nil
+	})
+	logger, logs := homepagetest.Logger()
+	h := homepage.New(rec, homepage.Options{Logger: logger})
+
+	// 100 page views at once, all during the outage.
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() {
+			rec := homepagetest.Serve(h, http.MethodGet, "/")
+			homepagetest.AssertDegraded(t, rec.Code, rec.Body.String())
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, strings.Count(logs.String(), "level=ERROR"), logs.String())
+	assert.Contains(t, logs.String(), `msg="recommendations unavailable" err="connection refused"`)
+
+	failing.Store(false)
+	for range 3 {
+		assert.Len(t, homepagetest.Items(homepagetest.Serve(h, http.MethodGet, "/").Body.String()), 1)
+	}
+	assert.Equal(t, 1, strings.Count(logs.String(), "recommendations available again"), logs.String())
+	assert.Contains(t, logs.String(), "pages_without_books=100")
+
+	// The next outage is a new one, and is logged again.
+	failing.Store(true)
+	homepagetest.Serve(h, http.MethodGet, "/")
+	assert.Equal(t, 2, strings.Count(logs.String(), "level=ERROR"), logs.String())
+}
+
+// At debug level every failed call is still there, for whoever needs it.
+func TestHomeLogsEachFailureAtDebugLevel(t *testing.T) {
+	var logs strings.Builder // slog's handlers serialise their writes
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := homepage.New(recommendFunc(func(context.Context, int32, catalog.Category, int32) ([]catalog.Book, error) {
+		return nil, errors.New("connection refused")
+	}), homepage.Options{Logger: logger})
+	for range 5 {
+		homepagetest.Serve(h, http.MethodGet, "/")
+	}
+	assert.Equal(t, 1, strings.Count(logs.String(), "level=ERROR"))
+	assert.Equal(t, 4, strings.Count(logs.String(), `level=DEBUG msg="recommendations still unavailable"`))
 }

@@ -1,6 +1,7 @@
-// Package httpserver runs an http.Handler until a context ends, then shuts
-// it down gracefully. Every web binary in the workbook uses it, so each
-// main.go stays a few lines of wiring.
+// Package httpserver runs an http.Handler the way a public Go web server
+// should: with timeouts on every phase of a connection, until a context
+// ends, and then with a graceful shutdown. Every web binary in the
+// workbook uses it, so each main.go stays a few lines of wiring.
 package httpserver
 
 import (
@@ -10,42 +11,79 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // ShutdownTimeout is how long Serve waits for requests in flight to finish
 // once ctx is done, before it closes their connections.
 const ShutdownTimeout = 5 * time.Second
 
-// Serve serves h on lis until ctx is done, then stops accepting connections
-// and waits up to ShutdownTimeout for requests in flight. It returns nil
-// after a clean shutdown, or the error that stopped the server.
-func Serve(ctx context.Context, lis net.Listener, h http.Handler) error {
-	srv := &http.Server{
-		Handler: h,
-		// Without a header timeout a client that never finishes its
-		// request headers holds a connection forever.
-		ReadHeaderTimeout: 5 * time.Second,
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
+// The timeouts New sets. An http.Server's zero value has none at all: a
+// client may then take forever to send its headers, read its response or
+// come back on a keep-alive connection, and each such client holds a
+// goroutine and a file descriptor. Enough of them (slow, stalled or simply
+// idle) and the process runs out of descriptors while new visitors wait.
+const (
+	// ReadHeaderTimeout bounds the wait for a request's headers, which
+	// stops clients that open a connection and trickle bytes (Slowloris).
+	ReadHeaderTimeout = 5 * time.Second
+	// ReadTimeout bounds reading the whole request; the bookstore's pages
+	// take no body, so this is ample.
+	ReadTimeout = 10 * time.Second
+	// WriteTimeout bounds the time from the end of the request headers to
+	// the end of the response: a page waits at most about a second for
+	// recommendations, so a response still being written after ten is
+	// going to a client that stopped reading.
+	WriteTimeout = 10 * time.Second
+	// IdleTimeout closes a keep-alive connection on which no new request
+	// arrives. Browsers reuse a connection within seconds; one idle for a
+	// minute is only holding a descriptor.
+	IdleTimeout = 60 * time.Second
+)
 
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+// New returns an http.Server for h with the timeouts above. Serve it with
+// Serve; a test may shorten a timeout on the result before serving it.
+func New(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
-	defer cancel()
-	shutdownErr := srv.Shutdown(shutdownCtx)
-	if shutdownErr != nil {
-		// Shutdown gave up waiting but leaves the slow connections open;
-		// Close ends them, so Serve keeps its promise to return.
-		_ = srv.Close()
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return shutdownErr
+}
+
+// Serve serves srv on lis until ctx is done, then stops accepting
+// connections and waits up to ShutdownTimeout for requests in flight,
+// closing whatever is left after that. It returns nil after a shutdown
+// that ctx asked for, or the error that stopped the server.
+//
+// The shape is the workbook's idiom for "serve until the context ends":
+// an errgroup runs the blocking Serve call and a goroutine that waits for
+// the end and then stops the server, which makes Serve return. If Serve
+// fails first, the group's context ends, so the waiting goroutine never
+// outlives it.
+func Serve(ctx context.Context, srv *http.Server, lis net.Listener) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			// Shutdown gave up waiting but leaves the slow connections
+			// open; Close ends them, so Serve keeps its promise to return.
+			return errors.Join(err, srv.Close())
+		}
+		return nil
+	})
+	return g.Wait()
 }
 
 // URL returns the address a browser should open for a server listening on

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -66,7 +67,7 @@ func TestServeFinishesRequestInFlight(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- httpserver.Serve(ctx, lis, handler) }()
+	go func() { served <- httpserver.Serve(ctx, httpserver.New(handler), lis) }()
 
 	// A client request that will be in flight when shutdown starts.
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
@@ -120,7 +121,7 @@ func TestServeReturnsNilWhenIdle(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- httpserver.Serve(ctx, lis, http.NotFoundHandler()) }()
+	go func() { served <- httpserver.Serve(ctx, httpserver.New(http.NotFoundHandler()), lis) }()
 
 	cancel()
 	assert.NoError(t, recv(t, served, "Serve to return"))
@@ -131,8 +132,80 @@ func TestServeReportsListenerFailure(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, lis.Close())
 
-	err = httpserver.Serve(context.Background(), lis, http.NotFoundHandler())
+	err = httpserver.Serve(context.Background(), httpserver.New(http.NotFoundHandler()), lis)
 	assert.ErrorIs(t, err, net.ErrClosed)
+}
+
+func TestNewSetsEveryTimeout(t *testing.T) {
+	srv := httpserver.New(http.NotFoundHandler())
+	assert.Equal(t, httpserver.ReadHeaderTimeout, srv.ReadHeaderTimeout)
+	assert.Equal(t, httpserver.ReadTimeout, srv.ReadTimeout)
+	assert.Equal(t, httpserver.WriteTimeout, srv.WriteTimeout)
+	assert.Equal(t, httpserver.IdleTimeout, srv.IdleTimeout)
+	for name, d := range map[string]time.Duration{
+		"ReadHeaderTimeout": srv.ReadHeaderTimeout, "ReadTimeout": srv.ReadTimeout,
+		"WriteTimeout": srv.WriteTimeout, "IdleTimeout": srv.IdleTimeout,
+	} {
+		assert.Positive(t, d, "%s: zero means no timeout at all", name)
+	}
+}
+
+// serveShort serves h with srv's timeouts shortened by shorten, on a
+// loopback port, until the test ends, and returns the address.
+func serveShort(t *testing.T, h http.Handler, shorten func(*http.Server)) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := httpserver.New(h)
+	shorten(srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- httpserver.Serve(ctx, srv, lis) }()
+	t.Cleanup(func() {
+		cancel()
+		assert.NoError(t, recv(t, served, "Serve to return"))
+	})
+	return lis.Addr().String()
+}
+
+// readUntilClosed reads from c until the server closes it, and returns what
+// it read. The read deadline only stops a broken test from hanging.
+func readUntilClosed(t *testing.T, c net.Conn) string {
+	t.Helper()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(wait)))
+	b, err := io.ReadAll(c)
+	require.NoError(t, err, "the server should close the connection, not leave it open")
+	return string(b)
+}
+
+// An idle keep-alive connection is closed by the server: without
+// IdleTimeout, every client that stops after one request keeps its
+// descriptor forever.
+func TestIdleKeepAliveConnectionsAreClosed(t *testing.T) {
+	addr := serveShort(t, http.NotFoundHandler(), func(s *http.Server) { s.IdleTimeout = 50 * time.Millisecond })
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	require.NoError(t, err)
+	// One response, then nothing more from the client: the server ends it.
+	got := readUntilClosed(t, c)
+	assert.Contains(t, got, "HTTP/1.1 404 Not Found")
+	assert.Equal(t, 1, strings.Count(got, "HTTP/1.1 "), got)
+}
+
+// A client that never finishes its headers is cut off.
+func TestSlowHeadersAreCutOff(t *testing.T) {
+	called := make(chan struct{}, 1)
+	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called <- struct{}{} })
+	addr := serveShort(t, h, func(s *http.Server) { s.ReadHeaderTimeout = 50 * time.Millisecond })
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n") // no blank line: headers never end
+	require.NoError(t, err)
+	readUntilClosed(t, c)
+	assert.Empty(t, called, "the handler never ran")
 }
 
 func TestURL(t *testing.T) {

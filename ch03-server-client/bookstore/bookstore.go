@@ -10,42 +10,49 @@ import (
 	"fmt"
 	"net"
 
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/httpserver"
+	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
 )
 
-// Run serves Recommendations on grpcLis and the Marketplace on httpLis until
-// ctx is done or either server fails. It shuts down in dependency order:
-// first the web server (no new page requests), then the client connection,
-// then the gRPC server, which lets RPCs in flight finish. Run takes
+// Run serves recs as the Recommendations service on grpcLis and the
+// Marketplace on httpLis until ctx is done or either server fails. Run takes
 // ownership of both listeners.
-func Run(ctx context.Context, httpLis, grpcLis net.Listener, opts homepage.Options) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
+func Run(ctx context.Context, httpLis, grpcLis net.Listener, recs pb.RecommendationsServer, opts homepage.Options) error {
 	grpcServer := grpc.NewServer()
-	recommendations.Register(grpcServer, recommendations.NewServer(nil))
-	grpcDone := make(chan error, 1)
-	go func() {
-		err := grpcServer.Serve(grpcLis)
-		cancel() // if gRPC stops, take the web server down with it
-		grpcDone <- err
-	}()
-
+	pb.RegisterRecommendationsServer(grpcServer, recs)
 	conn, err := marketplace.Connect(grpcLis.Addr().String())
 	if err != nil {
-		grpcServer.Stop()
-		_ = httpLis.Close()
-		return errors.Join(err, <-grpcDone)
+		return fmt.Errorf("bookstore: %w", errors.Join(err, httpLis.Close(), grpcLis.Close()))
 	}
-	httpErr := httpserver.Serve(ctx, httpLis, marketplace.New(conn, opts))
-	closeErr := conn.Close()
-	grpcServer.GracefulStop()
-	if err := errors.Join(httpErr, closeErr, <-grpcDone); err != nil {
+
+	// The two servers run in one errgroup, each with chapter 1's "serve
+	// until the context ends" function. They stop in dependency order: the
+	// web server first, so no page is left asking a stopped service; then
+	// the client connection; then gRPC, whose context ends only after the
+	// web server's. If either fails, the group's context ends and takes
+	// the other down too.
+	g, gctx := errgroup.WithContext(ctx)
+	grpcCtx, stopGRPC := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopGRPC()
+	g.Go(func() error {
+		defer stopGRPC()
+		err := httpserver.Serve(gctx, httpserver.New(marketplace.New(conn, opts)), httpLis)
+		return errors.Join(err, conn.Close())
+	})
+	g.Go(func() error {
+		err := recommendations.Serve(grpcCtx, grpcServer, grpcLis)
+		if err == nil && grpcCtx.Err() == nil {
+			err = errors.New("gRPC server stopped on its own")
+		}
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return fmt.Errorf("bookstore: %w", err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,6 +14,7 @@ import (
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage/homepagetest"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/bookstore"
+	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
 )
 
@@ -25,6 +27,18 @@ func listen(t *testing.T) net.Listener {
 	return lis
 }
 
+// wait returns Run's result, or fails the test if Run does not return.
+func wait(t *testing.T, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(proctest.Timeout):
+		t.Fatal("Run did not return")
+		return nil
+	}
+}
+
 // Both services in one process, talking gRPC over real loopback TCP: the
 // page shows three books, and cancelling the context stops everything
 // cleanly (goleak checks nothing is left running).
@@ -32,13 +46,15 @@ func TestRunServesTheBookstoreAndStopsCleanly(t *testing.T) {
 	httpLis, grpcLis := listen(t), listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- bookstore.Run(ctx, httpLis, grpcLis, homepage.Options{}) }()
+	go func() {
+		done <- bookstore.Run(ctx, httpLis, grpcLis, recommendations.NewServer(nil), homepage.Options{})
+	}()
 
 	status, body := proctest.Get(t, "http://"+httpLis.Addr().String()+"/")
 	homepagetest.AssertHome(t, status, body)
 
 	cancel()
-	assert.NoError(t, <-done)
+	assert.NoError(t, wait(t, done))
 }
 
 // If the gRPC listener is broken, Run does not keep half a bookstore
@@ -46,6 +62,21 @@ func TestRunServesTheBookstoreAndStopsCleanly(t *testing.T) {
 func TestRunFailsWhenGRPCCannotServe(t *testing.T) {
 	httpLis, grpcLis := listen(t), listen(t)
 	require.NoError(t, grpcLis.Close())
-	err := bookstore.Run(context.Background(), httpLis, grpcLis, homepage.Options{Logger: slog.New(slog.DiscardHandler)})
-	assert.Error(t, err)
+	done := make(chan error, 1)
+	go func() {
+		done <- bookstore.Run(context.Background(), httpLis, grpcLis, recommendations.NewServer(nil),
+			homepage.Options{Logger: slog.New(slog.DiscardHandler)})
+	}()
+	assert.ErrorIs(t, wait(t, done), net.ErrClosed)
+}
+
+// Likewise when the web server cannot serve.
+func TestRunFailsWhenHTTPCannotServe(t *testing.T) {
+	httpLis, grpcLis := listen(t), listen(t)
+	require.NoError(t, httpLis.Close())
+	done := make(chan error, 1)
+	go func() {
+		done <- bookstore.Run(context.Background(), httpLis, grpcLis, recommendations.NewServer(nil), homepage.Options{})
+	}()
+	assert.ErrorIs(t, wait(t, done), net.ErrClosed)
 }

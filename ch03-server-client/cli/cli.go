@@ -15,7 +15,9 @@ import (
 
 	"google.golang.org/grpc/status"
 
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
+	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
 )
 
 // Config is what the command line asks for.
@@ -28,38 +30,54 @@ type Config struct {
 	Request *pb.RecommendationRequest
 }
 
-// Parse reads the flags -addr, -category, -max, -user and -timeout from
-// args (without the program name). Usage and errors go to stderr.
-func Parse(args []string, stderr io.Writer) (Config, error) {
-	fs := flag.NewFlagSet("client", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// Flags defines the client's flags on fs: -addr, -category, -max, -user
+// and -timeout. Once fs is parsed, config checks their values and builds
+// the Config; main passes it to cmdline.Main as a check.
+func Flags(fs *flag.FlagSet) (config func() (Config, error)) {
 	addr := fs.String("addr", "localhost:50051", "host:port of the Recommendations service")
 	category := fs.String("category", "MYSTERY", "MYSTERY, SCIENCE_FICTION, SELF_HELP, or any number (to try an unknown one)")
 	maxResults := fs.Int("max", 3, "max_results: how many books to ask for")
 	user := fs.Int("user", 1, "user_id")
 	timeout := fs.Duration("timeout", 5*time.Second, "deadline of the call")
-	if err := fs.Parse(args); err != nil {
-		return Config{}, err
+	return func() (Config, error) {
+		// Without a port, gRPC would quietly try port 443.
+		if err := marketplace.CheckTarget(*addr); err != nil {
+			return Config{}, fmt.Errorf("-addr %q: %w", *addr, err)
+		}
+		cat, err := ParseCategory(*category)
+		if err != nil {
+			return Config{}, fmt.Errorf("-category: %w", err)
+		}
+		if *maxResults != int(int32(*maxResults)) || *user != int(int32(*user)) {
+			return Config{}, errors.New("-max and -user must fit in an int32")
+		}
+		if *timeout <= 0 {
+			return Config{}, fmt.Errorf("-timeout %v: a call needs a positive deadline, such as 5s", *timeout)
+		}
+		return Config{
+			Addr:    *addr,
+			Timeout: *timeout,
+			Request: &pb.RecommendationRequest{
+				UserId:     int32(*user),
+				Category:   cat,
+				MaxResults: int32(*maxResults),
+			},
+		}, nil
 	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	cat, err := ParseCategory(*category)
-	if err != nil {
-		return Config{}, err
-	}
-	if *maxResults != int(int32(*maxResults)) || *user != int(int32(*user)) {
-		return Config{}, errors.New("-max and -user must fit in an int32")
-	}
-	return Config{
-		Addr:    *addr,
-		Timeout: *timeout,
-		Request: &pb.RecommendationRequest{
-			UserId:     int32(*user),
-			Category:   cat,
-			MaxResults: int32(*maxResults),
-		},
-	}, nil
+}
+
+// Parse parses args (without the program name) the way the client does,
+// with chapter 1's cmdline rules, and returns the Config. It prints
+// nothing; -h returns flag.ErrHelp.
+func Parse(args []string) (Config, error) {
+	fs := flag.NewFlagSet("client", flag.ContinueOnError)
+	config := Flags(fs)
+	var cfg Config
+	err := cmdline.Parse(fs, args, func() (err error) {
+		cfg, err = config()
+		return err
+	})
+	return cfg, err
 }
 
 // ParseCategory accepts a category name in any case (science_fiction) or a

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"testing"
@@ -28,7 +27,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestParseDefaults(t *testing.T) {
-	cfg, err := cli.Parse(nil, io.Discard)
+	cfg, err := cli.Parse(nil)
 	require.NoError(t, err)
 	assert.Equal(t, "localhost:50051", cfg.Addr)
 	assert.Equal(t, 5*time.Second, cfg.Timeout)
@@ -38,7 +37,7 @@ func TestParseDefaults(t *testing.T) {
 }
 
 func TestParseFlags(t *testing.T) {
-	cfg, err := cli.Parse([]string{"-addr", "127.0.0.1:6000", "-category", "self_help", "-max", "2", "-user", "42", "-timeout", "1s"}, io.Discard)
+	cfg, err := cli.Parse([]string{"-addr", "127.0.0.1:6000", "-category", "self_help", "-max", "2", "-user", "42", "-timeout", "1s"})
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:6000", cfg.Addr)
 	assert.Equal(t, time.Second, cfg.Timeout)
@@ -62,19 +61,29 @@ func TestParseCategory(t *testing.T) {
 }
 
 func TestParseRejectsBadInput(t *testing.T) {
-	for _, args := range [][]string{
-		{"-category", "poetry"},
-		{"-max", "many"},
-		{"-max", "4294967296"},
-		{"-user", "-4294967296"},
-		{"extra"},
-		{"-nope"},
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-category", "poetry"}, `unknown category "poetry"`},
+		{[]string{"-max", "many"}, `invalid value "many" for flag -max`},
+		{[]string{"-max", "4294967296"}, "must fit in an int32"},
+		{[]string{"-user", "-4294967296"}, "must fit in an int32"},
+		// Without a port gRPC would dial 443, far from any bookstore.
+		{[]string{"-addr", "127.0.0.1"}, `-addr "127.0.0.1": want host:port`},
+		{[]string{"-addr", "localhost:http"}, `"http" is not a port number`},
+		{[]string{"-addr", ""}, "want host:port"},
+		{[]string{"-timeout", "0"}, "-timeout 0s: a call needs a positive deadline"},
+		{[]string{"-timeout", "-1s"}, "-timeout -1s: a call needs a positive deadline"},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"-nope"}, "flag provided but not defined: -nope"},
 	} {
-		var stderr bytes.Buffer
-		_, err := cli.Parse(args, &stderr)
-		assert.Error(t, err, "%q", args)
+		_, err := cli.Parse(tc.args)
+		if assert.Error(t, err, "%q", tc.args) {
+			assert.Contains(t, err.Error(), tc.want, "%q", tc.args)
+		}
 	}
-	_, err := cli.Parse([]string{"-h"}, io.Discard)
+	_, err := cli.Parse([]string{"-h"})
 	assert.True(t, errors.Is(err, flag.ErrHelp))
 }
 
@@ -85,7 +94,7 @@ func TestDescribeShowsCodeAndMessage(t *testing.T) {
 
 func TestRecommendPrintsOneLinePerBook(t *testing.T) {
 	conn := grpctest.Start(t, func(s grpc.ServiceRegistrar) {
-		recommendations.Register(s, recommendations.NewServer(nil))
+		pb.RegisterRecommendationsServer(s, recommendations.NewServer(nil))
 	})
 	var out bytes.Buffer
 	err := cli.Recommend(t.Context(), pb.NewRecommendationsClient(conn),
@@ -110,7 +119,7 @@ func lines(s string) []string {
 // this output, are the same on every run.
 func ExampleRecommend() {
 	conn, stop := grpctest.Open(func(s grpc.ServiceRegistrar) {
-		recommendations.Register(s, recommendations.NewServer(rand.NewPCG(1, 2)))
+		pb.RegisterRecommendationsServer(s, recommendations.NewServer(rand.NewPCG(1, 2)))
 	})
 	defer stop()
 	client := pb.NewRecommendationsClient(conn)

@@ -128,7 +128,7 @@ func TestGoClientsWithPythonServer(t *testing.T) {
 func TestPythonClientWithGoServer(t *testing.T) {
 	py, env := python(t)
 	addr := grpctest.ServeLoopback(t, func(s grpc.ServiceRegistrar) {
-		recommendations.Register(s, recommendations.NewServer(nil))
+		pb.RegisterRecommendationsServer(s, recommendations.NewServer(nil))
 	})
 
 	run := func(category, maxResults string) (string, int) {

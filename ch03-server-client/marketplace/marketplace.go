@@ -9,11 +9,16 @@ package marketplace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
@@ -33,21 +38,84 @@ const (
 
 // Target returns the host:port of the Recommendations service:
 // $RECOMMENDATIONS_HOST (default localhost) on port 50051. getenv is
-// os.Getenv in main and a map lookup in tests.
-func Target(getenv func(string) string) string {
+// os.Getenv in main and a map lookup in tests. A value that is not a bare
+// host (it has a port, a scheme, a space) is an error that says what to
+// write instead: left alone, it would make every page degraded for good.
+func Target(getenv func(string) string) (string, error) {
 	host := getenv(HostEnv)
 	if host == "" {
 		host = DefaultHost
 	}
-	return net.JoinHostPort(host, RecommendationsPort)
+	if err := checkHost(host); err != nil {
+		if CheckTarget(host) == nil { // a host:port, as -recommendations takes it
+			return "", fmt.Errorf("$%s=%q has a port: set it to the host alone (the port is always %s), or pass -recommendations %s",
+				HostEnv, host, RecommendationsPort, host)
+		}
+		return "", fmt.Errorf("$%s=%q: %w", HostEnv, host, err)
+	}
+	return net.JoinHostPort(host, RecommendationsPort), nil
+}
+
+// CheckTarget reports whether target is a usable host:port, such as
+// localhost:50051 or [::1]:6000.
+func CheckTarget(target string) error {
+	host, port, err := net.SplitHostPort(target)
+	if err != nil {
+		return fmt.Errorf("want host:port, such as localhost:%s: %w", RecommendationsPort, err)
+	}
+	if err := checkHost(host); err != nil {
+		return fmt.Errorf("want host:port, such as localhost:%s: %w", RecommendationsPort, err)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return fmt.Errorf("want host:port: %q is not a port number from 1 to 65535", port)
+	}
+	return nil
+}
+
+// checkHost accepts an IP address or a DNS name.
+func checkHost(host string) error {
+	if host == "" {
+		return errors.New("the host is empty")
+	}
+	if net.ParseIP(host) != nil {
+		return nil
+	}
+	for _, r := range host {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune(".-_", r)) {
+			return fmt.Errorf("%q is not a host name or IP address", host)
+		}
+	}
+	return nil
 }
 
 // Connect creates the process's one client connection to target, without
-// transport security (chapter 6 adds TLS). grpc.NewClient does no I/O: it
-// connects on the first RPC and reconnects by itself after failures, so
-// the Marketplace starts even while Recommendations is still down.
-func Connect(target string) (*grpc.ClientConn, error) {
-	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// transport security (chapter 6 adds TLS) and with opts added last, so a
+// later chapter can add interceptors, stats handlers or credentials.
+// grpc.NewClient does no I/O: it connects on the first RPC and reconnects
+// by itself after failures, so the Marketplace starts even while
+// Recommendations is still down.
+func Connect(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	// gRPC waits longer after each failed attempt to connect: 1 s, then
+	// 1.6 times more each time, up to two minutes. After a long outage a
+	// restarted Recommendations would wait that long for the page to come
+	// back. A page should recover at once, and a refused connection costs
+	// next to nothing, so the Marketplace retries at least every second.
+	params := grpc.ConnectParams{
+		Backoff: backoff.Config{
+			BaseDelay:  250 * time.Millisecond,
+			Multiplier: backoff.DefaultConfig.Multiplier,
+			Jitter:     backoff.DefaultConfig.Jitter,
+			MaxDelay:   time.Second,
+		},
+		// An attempt that is neither accepted nor refused (packets
+		// dropped) is given up after this long, not gRPC's default 20 s.
+		MinConnectTimeout: 5 * time.Second,
+	}
+	opts = append([]grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(params),
+	}, opts...)
+	conn, err := grpc.NewClient(target, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to recommendations at %q: %w", target, err)
 	}

@@ -3,6 +3,7 @@ package marketplace_test
 import (
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage/homepagetest"
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
@@ -28,7 +30,20 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func registerRecommendations(s grpc.ServiceRegistrar) {
-	recommendations.Register(s, recommendations.NewServer(nil))
+	pb.RegisterRecommendationsServer(s, recommendations.NewServer(nil))
+}
+
+// recv returns the value from ch, or fails the test if none comes within a
+// generous bound, so that a broken path fails the test instead of hanging it.
+func recv[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
 }
 
 // get serves GET / from h in memory and returns the status and body.
@@ -45,15 +60,56 @@ func TestTargetFromEnvironment(t *testing.T) {
 	}{
 		{"default", nil, "localhost:50051"},
 		{"host from env", map[string]string{"RECOMMENDATIONS_HOST": "recommendations"}, "recommendations:50051"},
+		{"dotted name", map[string]string{"RECOMMENDATIONS_HOST": "recs.bookstore.svc.cluster.local"}, "recs.bookstore.svc.cluster.local:50051"},
+		{"ipv4 host", map[string]string{"RECOMMENDATIONS_HOST": "127.0.0.2"}, "127.0.0.2:50051"},
 		{"ipv6 host", map[string]string{"RECOMMENDATIONS_HOST": "::1"}, "[::1]:50051"},
 		// Kubernetes sets this for a Service named recommendations; it is
 		// not a port and must be ignored.
 		{"RECOMMENDATIONS_PORT ignored", map[string]string{"RECOMMENDATIONS_PORT": "tcp://10.0.0.7:50051"}, "localhost:50051"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			getenv := func(k string) string { return tc.env[k] }
-			assert.Equal(t, tc.want, marketplace.Target(getenv))
+			got, err := marketplace.Target(func(k string) string { return tc.env[k] })
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
 		})
+	}
+}
+
+// A RECOMMENDATIONS_HOST that is not a host would make every page degraded
+// for good; Target refuses it and says what to write instead.
+func TestTargetRejectsWhatIsNotAHost(t *testing.T) {
+	for host, want := range map[string]string{
+		"127.0.0.1:15051":    `$RECOMMENDATIONS_HOST="127.0.0.1:15051" has a port: set it to the host alone (the port is always 50051), or pass -recommendations 127.0.0.1:15051`,
+		"recommendations:80": "has a port",
+		"[::1]:50051":        "has a port",
+		"http://recs":        `$RECOMMENDATIONS_HOST="http://recs": "http://recs" is not a host name or IP address`,
+		"recs internal":      "is not a host name",
+	} {
+		_, err := marketplace.Target(func(string) string { return host })
+		if assert.Error(t, err, host) {
+			assert.Contains(t, err.Error(), want, host)
+		}
+	}
+}
+
+func TestCheckTarget(t *testing.T) {
+	for _, ok := range []string{"localhost:50051", "127.0.0.1:6000", "[::1]:50051", "recommendations:1", "a.b-c_d:65535"} {
+		assert.NoError(t, marketplace.CheckTarget(ok), ok)
+	}
+	for bad, want := range map[string]string{
+		"":                "want host:port",
+		"localhost":       "missing port",
+		":50051":          "the host is empty",
+		"localhost:0":     `"0" is not a port number`,
+		"localhost:65536": `"65536" is not a port number`,
+		"localhost:grpc":  `"grpc" is not a port number`,
+		"dns:///x:50051":  "want host:port",
+		"a b:50051":       `"a b" is not a host name`,
+	} {
+		err := marketplace.CheckTarget(bad)
+		if assert.Error(t, err, "%q", bad) {
+			assert.Contains(t, err.Error(), want, "%q", bad)
+		}
 	}
 }
 
@@ -69,6 +125,23 @@ func TestConnectDoesNotNeedTheServer(t *testing.T) {
 func TestConnectRejectsABadTarget(t *testing.T) {
 	_, err := marketplace.Connect("dns:///a b:50051\x00")
 	assert.Error(t, err)
+}
+
+// Connect's extra options are how later chapters add interceptors, stats
+// handlers and credentials to the one connection: they are applied.
+func TestConnectAppliesExtraOptions(t *testing.T) {
+	srv := grpctest.NewServer(t, registerRecommendations)
+	var methods []string
+	record := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		methods = append(methods, method)
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	conn, err := marketplace.Connect("passthrough:///bufnet", srv.DialOption(), grpc.WithUnaryInterceptor(record))
+	require.NoError(t, err)
+	defer conn.Close()
+	code, body := get(marketplace.New(conn, homepage.Options{}))
+	homepagetest.AssertHome(t, code, body)
+	assert.Equal(t, []string{"/Recommendations/Recommend"}, methods)
 }
 
 func TestHomepageShowsThreeMysteryBooks(t *testing.T) {
@@ -139,13 +212,10 @@ func TestHomepageDegradesWhenRecommendationsIsDown(t *testing.T) {
 }
 
 // A slow service is as bad as a dead one: the Marketplace's deadline cuts
-// the call short, and the deadline travels over the wire, so the server
-// sees it too and can stop working on an answer nobody will read.
+// the call short and the page degrades. The fake never answers; only the
+// deadline can end its wait, so the test passes only if the deadline works.
 func TestHomepageDegradesWhenRecommendationsIsSlow(t *testing.T) {
-	serverSawDeadline := make(chan bool, 1)
 	fake := &fakeRecommendations{handle: func(ctx context.Context, _ *pb.RecommendationRequest) (*pb.RecommendationResponse, error) {
-		_, ok := ctx.Deadline()
-		serverSawDeadline <- ok
 		<-ctx.Done() // never answer in time
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}}
@@ -156,8 +226,32 @@ func TestHomepageDegradesWhenRecommendationsIsSlow(t *testing.T) {
 	})
 	code, body := get(h)
 	homepagetest.AssertDegraded(t, code, body)
-	assert.True(t, <-serverSawDeadline, "the deadline propagates to the server")
 	assert.Contains(t, logs.String(), "DeadlineExceeded")
+}
+
+// The deadline travels with the request, so the server sees it too and can
+// stop working on an answer nobody will read. The deadline here is long, so
+// the request always arrives in time for the server to see it.
+func TestDeadlineReachesTheServer(t *testing.T) {
+	deadlines := make(chan time.Time, 1)
+	fake := &fakeRecommendations{handle: func(ctx context.Context, _ *pb.RecommendationRequest) (*pb.RecommendationResponse, error) {
+		d, ok := ctx.Deadline()
+		if !ok {
+			return nil, status.Error(codes.FailedPrecondition, "no deadline")
+		}
+		deadlines <- d
+		return &pb.RecommendationResponse{}, nil
+	}}
+	rec := marketplace.NewRecommendations(fake.start(t))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	_, err := rec.Recommend(ctx, homepage.UserID, homepage.Category, homepage.MaxResults)
+	require.NoError(t, err)
+	want, _ := ctx.Deadline()
+	got := recv(t, deadlines, "the server's deadline")
+	// gRPC sends the time left, not the instant, so the server's deadline
+	// is a little later than the client's: never earlier, never by much.
+	assert.WithinDuration(t, want, got, time.Minute)
 }
 
 func TestHomepageRecoversWhenRecommendationsComesBack(t *testing.T) {
@@ -203,6 +297,57 @@ func TestHomepageRequestsShareOneConnection(t *testing.T) {
 		assert.Equal(t, http.StatusOK, code)
 	}
 	assert.EqualValues(t, 1, srv.Accepted())
+}
+
+// The seam from chapter 1 holds across the network: with the same seed, the
+// Marketplace's gRPC client gives the homepage the very books the catalog
+// gives it in-process, in the same order, for every category and count.
+func TestSameBooksInProcessAndOverGRPC(t *testing.T) {
+	var local homepage.Recommender = catalog.NewRecommender(rand.NewPCG(1, 2))
+	conn := grpctest.Start(t, func(s grpc.ServiceRegistrar) {
+		pb.RegisterRecommendationsServer(s, recommendations.NewServer(rand.NewPCG(1, 2)))
+	})
+	var remote homepage.Recommender = marketplace.NewRecommendations(conn)
+
+	ctx := grpctest.Context(t)
+	for i := range 30 {
+		category, maxResults := catalog.Category(i%3), int32(i%5)
+		want, err := local.Recommend(ctx, 1, category, maxResults)
+		require.NoError(t, err)
+		got, err := remote.Recommend(ctx, 1, category, maxResults)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "call %d: %v, max %d", i, category, maxResults)
+	}
+}
+
+// And so the page is the same page, byte for byte: chapter 1's monolith
+// and chapter 3's Marketplace differ only behind the interface.
+func TestSamePageInProcessAndOverGRPC(t *testing.T) {
+	monolith := homepage.New(catalog.NewRecommender(rand.NewPCG(1, 2)), homepage.Options{})
+	conn := grpctest.Start(t, func(s grpc.ServiceRegistrar) {
+		pb.RegisterRecommendationsServer(s, recommendations.NewServer(rand.NewPCG(1, 2)))
+	})
+	mkt := marketplace.New(conn, homepage.Options{Timeout: 10 * time.Second})
+	for i := range 10 {
+		_, want := get(monolith)
+		require.Len(t, homepagetest.Items(want), 3)
+		_, got := get(mkt)
+		assert.Equal(t, want, got, "page %d", i)
+	}
+}
+
+// Recommendations going away mid-session degrades the next page.
+func TestHomepageDegradesWhenRecommendationsStops(t *testing.T) {
+	srv := grpctest.NewServer(t, registerRecommendations)
+	logger, logs := homepagetest.Logger()
+	h := marketplace.New(srv.NewClient(t), homepage.Options{Timeout: 10 * time.Second, Logger: logger})
+	code, body := get(h)
+	homepagetest.AssertHome(t, code, body)
+
+	srv.Stop()
+	code, body = get(h)
+	homepagetest.AssertDegraded(t, code, body)
+	assert.Contains(t, logs.String(), "Unavailable")
 }
 
 func TestRecommendationsAdapterKeepsTheStatusCode(t *testing.T) {

@@ -11,7 +11,9 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"time"
 
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -34,11 +36,6 @@ type Server struct {
 // source for repeatable answers; nil seeds one at random.
 func NewServer(src rand.Source) *Server {
 	return &Server{books: catalog.NewRecommender(src)}
-}
-
-// Register adds the Recommendations service, backed by srv, to s.
-func Register(s grpc.ServiceRegistrar, srv *Server) {
-	pb.RegisterRecommendationsServer(s, srv)
 }
 
 // Recommend answers with up to max_results distinct books of the requested
@@ -67,17 +64,59 @@ func (s *Server) Recommend(ctx context.Context, req *pb.RecommendationRequest) (
 	return resp, nil
 }
 
-// Serve serves s on lis until ctx is done, then stops gracefully: it stops
-// accepting new RPCs and waits for the ones in flight. It returns nil after
-// a clean stop.
+// ShutdownTimeout is how long Serve lets RPCs in flight finish once its
+// context ends, before it cancels them.
+const ShutdownTimeout = 5 * time.Second
+
+// ErrShutdownTimeout is what Serve returns when RPCs were still running
+// ShutdownTimeout after its context ended, and were cancelled.
+var ErrShutdownTimeout = errors.New("RPCs still in flight at the shutdown timeout were cancelled")
+
+// Serve serves s on lis until ctx is done, then stops it with Stop and
+// ShutdownTimeout. It returns nil after a graceful stop, ErrShutdownTimeout
+// after a forced one, or the error that stopped the server. It has the
+// shape of chapter 1's httpserver.Serve: an errgroup runs the blocking
+// Serve call beside a goroutine that stops the server when the context
+// ends.
 func Serve(ctx context.Context, s *grpc.Server, lis net.Listener) error {
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve(lis) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		// Serve returns nil once stopped, or ErrServerStopped if the stop
+		// came first; either way the stop was asked for.
+		if err := s.Serve(lis); !errors.Is(err, grpc.ErrServerStopped) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		if !Stop(s, ShutdownTimeout) {
+			return ErrShutdownTimeout
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+// Stop stops s gracefully: it refuses new connections and RPCs and waits
+// for those in flight. GracefulStop alone has no bound, and a client
+// decides how long an RPC stays open (a stream it never finishes stays open
+// forever), so after timeout Stop cancels what is left, and reports that it
+// had to by returning false.
+func Stop(s *grpc.Server, timeout time.Duration) (graceful bool) {
+	done := make(chan struct{})
+	go func() {
 		s.GracefulStop()
-		return <-errc
+		close(done)
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return true
+	case <-timer.C:
+		s.Stop() // closes every connection, which also ends GracefulStop
+		<-done
+		return false
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -27,7 +28,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func newClient(t *testing.T, src rand.Source) pb.RecommendationsClient {
 	t.Helper()
 	conn := grpctest.Start(t, func(s grpc.ServiceRegistrar) {
-		recommendations.Register(s, recommendations.NewServer(src))
+		pb.RegisterRecommendationsServer(s, recommendations.NewServer(src))
 	})
 	return pb.NewRecommendationsClient(conn)
 }
@@ -162,7 +163,7 @@ func TestRecommendReturnsFreshMessages(t *testing.T) {
 // The method name on the wire is the Python series' own: no proto package.
 func TestWireMethodNameMatchesPythonSeries(t *testing.T) {
 	conn := grpctest.Start(t, func(s grpc.ServiceRegistrar) {
-		recommendations.Register(s, recommendations.NewServer(nil))
+		pb.RegisterRecommendationsServer(s, recommendations.NewServer(nil))
 	})
 	req := &pb.RecommendationRequest{Category: pb.BookCategory_MYSTERY, MaxResults: 1}
 	resp := new(pb.RecommendationResponse)
@@ -193,42 +194,142 @@ func TestRecommendConcurrentCalls(t *testing.T) {
 	}
 }
 
-// Serve stops gracefully when its context ends: an RPC already inside the
-// handler is allowed to finish, and Serve returns nil.
-func TestServeStopsGracefully(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
+// recv returns the value from ch, or fails the test if none comes within
+// a generous bound: a broken server must fail the test, not hang it.
+func recv[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
+// closeNotifyingListener closes closed when the server closes it, which
+// both GracefulStop and Stop do first: the test can wait for a stop to
+// have begun.
+type closeNotifyingListener struct {
+	*bufconn.Listener
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (l *closeNotifyingListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
+
+func newListener() *closeNotifyingListener {
+	return &closeNotifyingListener{Listener: bufconn.Listen(1 << 20), closed: make(chan struct{})}
+}
+
+// holdingServer returns a Recommendations server whose RPCs announce
+// themselves on entered, then wait for release (or for their context to
+// end) before the real handler runs.
+func holdingServer(entered chan<- struct{}, release <-chan struct{}) *grpc.Server {
 	hold := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		close(entered)
-		<-release
-		return h(ctx, req)
+		entered <- struct{}{}
+		select {
+		case <-release:
+			return h(ctx, req)
+		case <-ctx.Done():
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
 	}
 	s := grpc.NewServer(grpc.UnaryInterceptor(hold))
-	recommendations.Register(s, recommendations.NewServer(nil))
-	lis := bufconn.Listen(1 << 20)
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- recommendations.Serve(ctx, s, lis) }()
+	pb.RegisterRecommendationsServer(s, recommendations.NewServer(nil))
+	return s
+}
 
-	conn := grpctest.NewClient(t, lis)
-	called := make(chan *pb.RecommendationResponse, 1)
-	callErr := make(chan error, 1)
+// call starts one Recommend on conn and returns where its result arrives.
+func call(t *testing.T, conn *grpc.ClientConn) <-chan error {
+	errc := make(chan error, 1)
 	go func() {
 		resp, err := pb.NewRecommendationsClient(conn).Recommend(grpctest.Context(t),
 			&pb.RecommendationRequest{Category: pb.BookCategory_MYSTERY, MaxResults: 2})
-		called <- resp
-		callErr <- err
+		if err == nil && len(resp.GetRecommendations()) != 2 {
+			err = status.Errorf(codes.Internal, "got %d books, want 2", len(resp.GetRecommendations()))
+		}
+		errc <- err
 	}()
-	<-entered // the RPC is in flight
+	return errc
+}
+
+// Serve stops gracefully when its context ends: an RPC already inside the
+// handler is allowed to finish, and Serve returns nil.
+func TestServeStopsGracefully(t *testing.T) {
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	s, lis := holdingServer(entered, release), newListener()
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- recommendations.Serve(ctx, s, lis) }()
+
+	callErr := call(t, grpctest.NewClient(t, lis.Listener))
+	recv(t, entered, "the RPC to reach the handler")
 	stop()
+	recv(t, lis.closed, "the graceful stop to begin")
+
+	// The stop has begun and refuses new work, but must wait for the RPC
+	// still in the handler.
 	select {
 	case err := <-served:
 		t.Fatalf("Serve returned %v while an RPC was in flight", err)
-	case <-callErr:
-		t.Fatal("the RPC finished before it was released")
+	case err := <-callErr:
+		t.Fatalf("the RPC finished (%v) before it was released", err)
 	default:
 	}
 	close(release)
-	require.NoError(t, <-callErr)
-	assert.Len(t, (<-called).GetRecommendations(), 2)
-	assert.NoError(t, <-served)
+	assert.NoError(t, recv(t, callErr, "the RPC"))
+	assert.NoError(t, recv(t, served, "Serve to return"))
+}
+
+// A client decides how long its RPC stays open, so a graceful stop alone
+// could wait forever. Stop waits only up to its timeout, then cancels what
+// is left: the handler sees its context end, the client sees the RPC fail,
+// and Stop reports that it had to force the stop.
+func TestStopCancelsRPCsLeftAtTheTimeout(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	never := make(chan struct{})
+	s, lis := holdingServer(entered, never), newListener()
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(lis) }()
+
+	callErr := call(t, grpctest.NewClient(t, lis.Listener))
+	recv(t, entered, "the RPC to reach the handler")
+
+	assert.False(t, recommendations.Stop(s, 20*time.Millisecond), "the stop had to be forced")
+	assert.Equal(t, codes.Unavailable, status.Code(recv(t, callErr, "the RPC to fail")))
+	assert.NoError(t, recv(t, served, "Serve to return"))
+}
+
+// With nothing in flight the stop is graceful, whatever the timeout.
+func TestStopIsGracefulWhenIdle(t *testing.T) {
+	open := make(chan struct{})
+	close(open)
+	s, lis := holdingServer(make(chan struct{}, 1), open), newListener()
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(lis) }()
+	require.NoError(t, recv(t, call(t, grpctest.NewClient(t, lis.Listener)), "an RPC"), "serving before the stop")
+	assert.True(t, recommendations.Stop(s, time.Hour))
+	assert.NoError(t, recv(t, served, "Serve to return"))
+}
+
+// A stop asked for before the server even started is still a clean stop.
+func TestServeStoppedAtOnce(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.NoError(t, recommendations.Serve(ctx, grpc.NewServer(), newListener()))
+}
+
+// If the listener fails, Serve returns the error instead of waiting for a
+// context that may never end.
+func TestServeReturnsAListenerFailure(t *testing.T) {
+	lis := newListener()
+	require.NoError(t, lis.Close())
+	s := grpc.NewServer()
+	err := recommendations.Serve(context.Background(), s, lis)
+	assert.Error(t, err)
 }

@@ -56,6 +56,11 @@ func (s *Server) NewClient(t testing.TB, opts ...grpc.DialOption) *grpc.ClientCo
 	return NewClient(t, s.lis, opts...)
 }
 
+// DialOption returns the option that makes a client connection reach s's
+// in-memory listener, for code that creates its own connection (such as
+// marketplace.Connect) with the target "passthrough:///bufnet".
+func (s *Server) DialOption() grpc.DialOption { return dialer(s.lis) }
+
 // Accepted reports how many connections the server has accepted so far.
 // Tests use it to prove that a client reuses one connection.
 func (s *Server) Accepted() int64 { return s.accepted.Load() }
@@ -152,16 +157,23 @@ func serve(s *grpc.Server, lis *bufconn.Listener, accepted *atomic.Int64) (stop 
 	}
 }
 
-// newClient connects to lis. "passthrough:///bufnet" makes gRPC hand the
-// name straight to the context dialer instead of resolving it in DNS.
+// newClient connects to lis: the client half of bufconn. gRPC normally
+// resolves a target's name and dials TCP; here the "passthrough" scheme
+// hands the name ("bufnet", which means nothing) to the dialer untouched,
+// and the dialer ignores it and opens an in-memory pipe to lis instead.
 func newClient(lis *bufconn.Listener, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	opts = append([]grpc.DialOption{
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-			return lis.DialContext(ctx)
-		}),
+		dialer(lis),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 	}, opts...)
 	return grpc.NewClient("passthrough:///bufnet", opts...)
+}
+
+// dialer returns the dial option that connects to lis in memory.
+func dialer(lis *bufconn.Listener) grpc.DialOption {
+	return grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+		return lis.DialContext(ctx)
+	})
 }
 
 // countingListener counts the connections it hands to the server.

@@ -17,13 +17,16 @@ import (
 	"syscall"
 
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/httpserver"
 )
 
 func main() {
-	addr := flag.String("addr", ":5000", "HTTP listen address")
-	flag.Parse()
+	fs := flag.NewFlagSet("monolith", flag.ContinueOnError)
+	addr := fs.String("addr", ":5000", "HTTP listen address")
+	seed := fs.Uint64("seed", 0, "seed for the book picks, to make them repeatable (0 picks a random seed)")
+	cmdline.Main(fs, os.Args[1:])
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -35,10 +38,11 @@ func main() {
 	}
 	// In the monolith the homepage calls the catalog directly: no network,
 	// no serialisation, no partial failure.
-	page := homepage.New(catalog.NewRecommender(nil), homepage.Options{})
+	page := homepage.New(catalog.NewRecommender(catalog.Seeded(*seed)), homepage.Options{})
 	fmt.Println("monolith: serving the bookstore on", httpserver.URL(lis.Addr()))
-	if err := httpserver.Serve(ctx, lis, page); err != nil {
+	if err := httpserver.Serve(ctx, httpserver.New(page), lis); err != nil {
 		slog.Error("serve", "err", err)
 		os.Exit(1)
 	}
+	fmt.Println("monolith: stopped")
 }

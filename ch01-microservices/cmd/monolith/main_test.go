@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -13,18 +14,64 @@ import (
 
 func TestMain(m *testing.M) { proctest.VerifyTestMain(m) }
 
-// The monolith as a real process: it serves the homepage on the address
-// given with -addr and exits cleanly on SIGTERM.
-func TestMonolithServesTheHomepage(t *testing.T) {
+func monolith(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs a real process")
 	}
-	bin := proctest.Build(t, "github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmd/monolith")[0]
-	p := proctest.Start(t, bin, []string{"-addr", "127.0.0.1:0"})
-	url := p.WaitFor(t, regexp.MustCompile(`serving the bookstore on (http://\S+)`))[1]
+	return proctest.Build(t, "github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmd/monolith")[0]
+}
+
+var serving = regexp.MustCompile(`serving the bookstore on (http://\S+)`)
+
+// The monolith as a real process: it serves the homepage on the address
+// given with -addr and exits cleanly on SIGTERM.
+func TestMonolithServesTheHomepage(t *testing.T) {
+	p := proctest.Start(t, monolith(t), []string{"-addr", "127.0.0.1:0"})
+	url := p.WaitFor(t, serving)[1]
 
 	status, body := proctest.Get(t, url)
 	homepagetest.AssertHome(t, status, body)
 
 	assert.Equal(t, 0, p.Signal(t, syscall.SIGTERM), p.Output())
+	assert.Contains(t, p.Output(), "monolith: stopped")
+}
+
+// With -seed, two runs pick the same books in the same order.
+func TestMonolithSeedRepeatsThePicks(t *testing.T) {
+	bin := monolith(t)
+	var pages []string
+	for range 2 {
+		p := proctest.Start(t, bin, []string{"-addr", "127.0.0.1:0", "-seed", "7"})
+		url := p.WaitFor(t, serving)[1]
+		_, body := proctest.Get(t, url)
+		_, second := proctest.Get(t, url)
+		pages = append(pages, strings.Join(homepagetest.Items(body), "|")+" then "+strings.Join(homepagetest.Items(second), "|"))
+		assert.Equal(t, 0, p.Signal(t, syscall.SIGTERM))
+	}
+	assert.Equal(t, pages[0], pages[1])
+}
+
+// Bad usage gets one line naming the mistake and exit code 2; nothing is
+// served with a flag silently ignored.
+func TestMonolithRejectsBadUsage(t *testing.T) {
+	bin := monolith(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"extra-arg", "-addr", "127.0.0.1:0"}, `monolith: unexpected argument "extra-arg"`},
+		{[]string{"-seed", "-1"}, `monolith: invalid value "-1" for flag -seed`},
+		{[]string{"-port", "5000"}, "monolith: flag provided but not defined: -port"},
+	} {
+		stdout, stderr, code := proctest.Run(t, bin, tc.args)
+		assert.Equal(t, 2, code, "%q", tc.args)
+		assert.Empty(t, stdout, "%q", tc.args)
+		assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+		assert.True(t, strings.HasPrefix(stderr, tc.want), "%q: %q", tc.args, stderr)
+	}
+	stdout, stderr, code := proctest.Run(t, bin, []string{"-h"})
+	assert.Equal(t, 0, code)
+	assert.Empty(t, stdout)
+	assert.Contains(t, stderr, "-addr string")
 }

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -16,15 +17,20 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/httpserver"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/bookstore"
+	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
 )
 
 func main() {
-	addr := flag.String("addr", ":5000", "HTTP listen address of the Marketplace")
-	grpcAddr := flag.String("grpc-addr", "127.0.0.1:50051", "gRPC listen address of Recommendations")
-	flag.Parse()
+	fs := flag.NewFlagSet("bookstore", flag.ContinueOnError)
+	addr := fs.String("addr", ":5000", "HTTP listen address of the Marketplace")
+	grpcAddr := fs.String("grpc-addr", "127.0.0.1:50051", "gRPC listen address of Recommendations")
+	seed := fs.Uint64("seed", 0, "seed for the book picks, to make them repeatable (0 picks a random seed)")
+	cmdline.Main(fs, os.Args[1:])
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -39,7 +45,11 @@ func main() {
 	}
 	fmt.Println("bookstore: recommendations serving gRPC on", grpcLis.Addr())
 	fmt.Println("bookstore: open", httpserver.URL(httpLis.Addr()), "in a browser; Ctrl+C stops both services")
-	if err := bookstore.Run(ctx, httpLis, grpcLis, homepage.Options{}); err != nil {
+	recs := recommendations.NewServer(catalog.Seeded(*seed))
+	err = bookstore.Run(ctx, httpLis, grpcLis, recs, homepage.Options{})
+	if errors.Is(err, recommendations.ErrShutdownTimeout) {
+		slog.Warn("stopped after the shutdown timeout", "timeout", recommendations.ShutdownTimeout, "err", err)
+	} else if err != nil {
 		fail("run", err)
 	}
 	fmt.Println("bookstore: stopped")

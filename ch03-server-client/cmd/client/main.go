@@ -7,25 +7,24 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/cli"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
 )
 
 func main() {
-	cfg, err := cli.Parse(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "client:", err)
-		os.Exit(2)
-	}
+	fs := flag.NewFlagSet("client", flag.ContinueOnError)
+	config := cli.Flags(fs)
+	var cfg cli.Config
+	cmdline.Main(fs, os.Args[1:], func() (err error) {
+		cfg, err = config()
+		return err
+	})
 
 	conn, err := marketplace.Connect(cfg.Addr)
 	if err != nil {

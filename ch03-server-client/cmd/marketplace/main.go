@@ -19,22 +19,33 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/httpserver"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
 )
 
 func main() {
-	addr := flag.String("addr", ":5000", "HTTP listen address")
-	target := flag.String("recommendations", marketplace.Target(os.Getenv),
-		"host:port of the Recommendations service (default from $"+marketplace.HostEnv+")")
-	flag.Parse()
+	fs := flag.NewFlagSet("marketplace", flag.ContinueOnError)
+	addr := fs.String("addr", ":5000", "HTTP listen address")
+	var target string
+	fs.Func("recommendations", "host:port of the Recommendations service, instead of $"+marketplace.HostEnv+":"+marketplace.RecommendationsPort,
+		func(s string) error {
+			target = s
+			return marketplace.CheckTarget(s)
+		})
+	cmdline.Main(fs, os.Args[1:], func() (err error) {
+		if target == "" {
+			target, err = marketplace.Target(os.Getenv)
+		}
+		return err
+	})
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	// One connection for the life of the process, shared by every request.
-	conn, err := marketplace.Connect(*target)
+	conn, err := marketplace.Connect(target)
 	if err != nil {
 		slog.Error("connect", "err", err)
 		os.Exit(1)
@@ -46,9 +57,10 @@ func main() {
 		slog.Error("listen", "addr", *addr, "err", err)
 		os.Exit(1)
 	}
-	fmt.Println("marketplace: recommendations at", *target)
+	fmt.Println("marketplace: recommendations at", target)
 	fmt.Println("marketplace: serving on", httpserver.URL(lis.Addr()))
-	if err := httpserver.Serve(ctx, lis, marketplace.New(conn, homepage.Options{})); err != nil {
+	page := marketplace.New(conn, homepage.Options{})
+	if err := httpserver.Serve(ctx, httpserver.New(page), lis); err != nil {
 		slog.Error("serve", "err", err)
 		os.Exit(1)
 	}

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -16,12 +17,17 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
+	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
 )
 
 func main() {
-	addr := flag.String("addr", ":50051", "gRPC listen address")
-	flag.Parse()
+	fs := flag.NewFlagSet("recommendations", flag.ContinueOnError)
+	addr := fs.String("addr", ":50051", "gRPC listen address")
+	seed := fs.Uint64("seed", 0, "seed for the book picks, to make them repeatable (0 picks a random seed)")
+	cmdline.Main(fs, os.Args[1:])
 
 	// SIGINT (Ctrl+C) and SIGTERM (docker stop, kubectl delete) both stop
 	// the server gracefully.
@@ -34,9 +40,12 @@ func main() {
 		os.Exit(1)
 	}
 	s := grpc.NewServer()
-	recommendations.Register(s, recommendations.NewServer(nil))
+	pb.RegisterRecommendationsServer(s, recommendations.NewServer(catalog.Seeded(*seed)))
 	fmt.Println("recommendations: serving gRPC on", lis.Addr())
-	if err := recommendations.Serve(ctx, s, lis); err != nil {
+	err = recommendations.Serve(ctx, s, lis)
+	if errors.Is(err, recommendations.ErrShutdownTimeout) {
+		slog.Warn("stopped after the shutdown timeout", "timeout", recommendations.ShutdownTimeout, "err", err)
+	} else if err != nil {
 		slog.Error("serve", "err", err)
 		os.Exit(1)
 	}

@@ -1,4 +1,4 @@
-package homepage_test
+package marketplace_test
 
 import (
 	"context"
@@ -6,28 +6,40 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
+	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
+	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
+	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
 )
 
-// BenchmarkRecommend measures what the boundary costs: one Recommend of
-// three mystery books per op, through the same homepage.Recommender
-// interface, with the catalog in-process, behind gRPC over an in-memory
-// pipe, and behind gRPC over loopback TCP.
+// BenchmarkRecommend measures what chapter 1's boundary costs: one Recommend
+// of three mystery books per op, through the same homepage.Recommender
+// interface, with the catalog in-process (the monolith), behind gRPC over an
+// in-memory pipe, and behind gRPC over loopback TCP (the Marketplace and
+// Recommendations on one machine).
 func BenchmarkRecommend(b *testing.B) {
 	b.Run("in-process", func(b *testing.B) {
 		benchmarkRecommend(b, catalog.NewRecommender(rand.NewPCG(1, 2)))
 	})
 	b.Run("grpc-bufconn", func(b *testing.B) {
-		conn := grpctest.Start(b, registerPreview(catalog.NewRecommender(rand.NewPCG(1, 2))))
-		benchmarkRecommend(b, newPreviewClient(conn))
+		conn := grpctest.Start(b, registerSeeded)
+		benchmarkRecommend(b, marketplace.NewRecommendations(conn))
 	})
 	b.Run("grpc-loopback-tcp", func(b *testing.B) {
-		benchmarkRecommend(b, newPreviewClient(dialLoopback(b)))
+		conn, err := marketplace.Connect(grpctest.ServeLoopback(b, registerSeeded))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = conn.Close() })
+		benchmarkRecommend(b, marketplace.NewRecommendations(conn))
 	})
+}
+
+func registerSeeded(s grpc.ServiceRegistrar) {
+	pb.RegisterRecommendationsServer(s, recommendations.NewServer(rand.NewPCG(1, 2)))
 }
 
 func benchmarkRecommend(b *testing.B, rec homepage.Recommender) {
@@ -44,18 +56,4 @@ func benchmarkRecommend(b *testing.B, rec homepage.Recommender) {
 			b.Fatalf("Recommend = %v, %v; want 3 books", books, err)
 		}
 	}
-}
-
-// dialLoopback serves the preview Recommendations service on a free
-// loopback port and returns a client connection to it. Both are stopped
-// when the benchmark ends.
-func dialLoopback(b *testing.B) *grpc.ClientConn {
-	b.Helper()
-	addr := grpctest.ServeLoopback(b, registerPreview(catalog.NewRecommender(rand.NewPCG(1, 2))))
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = conn.Close() })
-	return conn
 }
