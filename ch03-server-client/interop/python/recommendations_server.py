@@ -5,7 +5,10 @@ the Go client, to prove that both languages speak one contract. It follows
 the series' behaviour on purpose, quirks included: a negative max_results
 reaches random.sample, which raises, and the caller sees UNKNOWN.
 
-Usage: recommendations_server.py HOST:PORT   (port 0 picks a free one)
+Usage: recommendations_server.py HOST:PORT [SEED]
+
+Port 0 picks a free one. A SEED makes the picks repeatable, like the Go
+server's -seed flag; the series' own server has none.
 """
 
 import random
@@ -46,13 +49,20 @@ class Recommendations(pb_grpc.RecommendationsServicer):
 
 
 def main():
+    if len(sys.argv) > 2:
+        random.seed(int(sys.argv[2]))
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=10))
     pb_grpc.add_RecommendationsServicer_to_server(Recommendations(), server)
+    host = sys.argv[1].rsplit(":", 1)[0]
     port = server.add_insecure_port(sys.argv[1])
     server.start()
-    # The Go test waits for this line to learn the port.
-    print(f"python recommendations: serving gRPC on 127.0.0.1:{port}", flush=True)
-    server.wait_for_termination()
+    # The Go tests wait for this line to learn the port.
+    print(f"python recommendations: serving gRPC on {host}:{port}", flush=True)
+    try:
+        server.wait_for_termination()
+    except KeyboardInterrupt:
+        server.stop(grace=5).wait()
+        print("python recommendations: stopped", flush=True)
 
 
 if __name__ == "__main__":
