@@ -12,7 +12,7 @@ import (
 	"net/http"
 	"time"
 
-	"golang.org/x/sync/errgroup"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/serve"
 )
 
 // ShutdownTimeout is how long Serve waits for requests in flight to finish
@@ -58,22 +58,14 @@ func New(h http.Handler) *http.Server {
 // connections and waits up to ShutdownTimeout for requests in flight,
 // closing whatever is left after that. It returns nil after a shutdown
 // that ctx asked for, or the error that stopped the server.
-//
-// The shape is the workbook's idiom for "serve until the context ends":
-// an errgroup runs the blocking Serve call and a goroutine that waits for
-// the end and then stops the server, which makes Serve return. If Serve
-// fails first, the group's context ends, so the waiting goroutine never
-// outlives it.
 func Serve(ctx context.Context, srv *http.Server, lis net.Listener) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
+	run := func() error {
 		if err := srv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
+	}
+	stop := func() error {
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 		defer cancel()
 		if err := srv.Shutdown(shutdownCtx); err != nil {
@@ -82,8 +74,8 @@ func Serve(ctx context.Context, srv *http.Server, lis net.Listener) error {
 			return errors.Join(err, srv.Close())
 		}
 		return nil
-	})
-	return g.Wait()
+	}
+	return serve.Until(ctx, run, stop)
 }
 
 // URL returns the address a browser should open for a server listening on

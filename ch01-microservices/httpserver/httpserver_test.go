@@ -15,13 +15,10 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/httpserver"
+	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// wait is how long a test waits for something that should happen at once.
-// Generous: only a broken server ever makes a test wait this long.
-const wait = 10 * time.Second
 
 // closeNotifyingListener closes closed when the server closes it, which
 // Shutdown does first: a test can wait for shutdown to begin.
@@ -34,18 +31,6 @@ type closeNotifyingListener struct {
 func (l *closeNotifyingListener) Close() error {
 	l.once.Do(func() { close(l.closed) })
 	return l.Listener.Close()
-}
-
-// recv returns the value from ch, or fails the test after wait.
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(wait):
-		t.Fatalf("timed out waiting for %s", what)
-		panic("unreachable")
-	}
 }
 
 func TestServeFinishesRequestInFlight(t *testing.T) {
@@ -79,7 +64,7 @@ func TestServeFinishesRequestInFlight(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		reqCtx, reqCancel := context.WithTimeout(context.Background(), wait)
+		reqCtx, reqCancel := context.WithTimeout(context.Background(), testwait.Bound)
 		defer reqCancel()
 		req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, httpserver.URL(lis.Addr()), nil)
 		if err != nil {
@@ -96,9 +81,9 @@ func TestServeFinishesRequestInFlight(t *testing.T) {
 		done <- result{status: resp.StatusCode, body: string(b), err: err}
 	}()
 
-	recv(t, entered, "the request to reach the handler")
+	testwait.Recv(t, entered, "the request to reach the handler")
 	cancel()
-	recv(t, lis.closed, "shutdown to close the listener")
+	testwait.Recv(t, lis.closed, "shutdown to close the listener")
 
 	// Shutdown has begun, but the handler is still blocked: Serve must
 	// still be waiting for it.
@@ -109,11 +94,11 @@ func TestServeFinishesRequestInFlight(t *testing.T) {
 	}
 
 	releaseHandler()
-	res := recv(t, done, "the response")
+	res := testwait.Recv(t, done, "the response")
 	require.NoError(t, res.err)
 	assert.Equal(t, http.StatusOK, res.status)
 	assert.Equal(t, "finished", res.body)
-	assert.NoError(t, recv(t, served, "Serve to return"))
+	assert.NoError(t, testwait.Recv(t, served, "Serve to return"))
 }
 
 func TestServeReturnsNilWhenIdle(t *testing.T) {
@@ -124,7 +109,7 @@ func TestServeReturnsNilWhenIdle(t *testing.T) {
 	go func() { served <- httpserver.Serve(ctx, httpserver.New(http.NotFoundHandler()), lis) }()
 
 	cancel()
-	assert.NoError(t, recv(t, served, "Serve to return"))
+	assert.NoError(t, testwait.Recv(t, served, "Serve to return"))
 }
 
 func TestServeReportsListenerFailure(t *testing.T) {
@@ -163,7 +148,7 @@ func serveShort(t *testing.T, h http.Handler, shorten func(*http.Server)) string
 	go func() { served <- httpserver.Serve(ctx, srv, lis) }()
 	t.Cleanup(func() {
 		cancel()
-		assert.NoError(t, recv(t, served, "Serve to return"))
+		assert.NoError(t, testwait.Recv(t, served, "Serve to return"))
 	})
 	return lis.Addr().String()
 }
@@ -172,7 +157,7 @@ func serveShort(t *testing.T, h http.Handler, shorten func(*http.Server)) string
 // it read. The read deadline only stops a broken test from hanging.
 func readUntilClosed(t *testing.T, c net.Conn) string {
 	t.Helper()
-	require.NoError(t, c.SetReadDeadline(time.Now().Add(wait)))
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(testwait.Bound)))
 	b, err := io.ReadAll(c)
 	require.NoError(t, err, "the server should close the connection, not leave it open")
 	return string(b)

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,6 +15,7 @@ import (
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/bookstore"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
+	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -25,18 +25,6 @@ func listen(t *testing.T) net.Listener {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	return lis
-}
-
-// wait returns Run's result, or fails the test if Run does not return.
-func wait(t *testing.T, done <-chan error) error {
-	t.Helper()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(proctest.Timeout):
-		t.Fatal("Run did not return")
-		return nil
-	}
 }
 
 // Both services in one process, talking gRPC over real loopback TCP: the
@@ -54,7 +42,7 @@ func TestRunServesTheBookstoreAndStopsCleanly(t *testing.T) {
 	homepagetest.AssertHome(t, status, body)
 
 	cancel()
-	assert.NoError(t, wait(t, done))
+	assert.NoError(t, testwait.Recv(t, done, "Run to return"))
 }
 
 // If the gRPC listener is broken, Run does not keep half a bookstore
@@ -67,7 +55,7 @@ func TestRunFailsWhenGRPCCannotServe(t *testing.T) {
 		done <- bookstore.Run(context.Background(), httpLis, grpcLis, recommendations.NewServer(nil),
 			homepage.Options{Logger: slog.New(slog.DiscardHandler)})
 	}()
-	assert.ErrorIs(t, wait(t, done), net.ErrClosed)
+	assert.ErrorIs(t, testwait.Recv(t, done, "Run to return"), net.ErrClosed)
 }
 
 // Likewise when the web server cannot serve.
@@ -78,5 +66,5 @@ func TestRunFailsWhenHTTPCannotServe(t *testing.T) {
 	go func() {
 		done <- bookstore.Run(context.Background(), httpLis, grpcLis, recommendations.NewServer(nil), homepage.Options{})
 	}()
-	assert.ErrorIs(t, wait(t, done), net.ErrClosed)
+	assert.ErrorIs(t, testwait.Recv(t, done, "Run to return"), net.ErrClosed)
 }

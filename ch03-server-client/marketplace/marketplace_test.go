@@ -25,25 +25,13 @@ import (
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
+	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func registerRecommendations(s grpc.ServiceRegistrar) {
 	pb.RegisterRecommendationsServer(s, recommendations.NewServer(nil))
-}
-
-// recv returns the value from ch, or fails the test if none comes within a
-// generous bound, so that a broken path fails the test instead of hanging it.
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(30 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-		panic("unreachable")
-	}
 }
 
 // get serves GET / from h in memory and returns the status and body.
@@ -248,7 +236,7 @@ func TestDeadlineReachesTheServer(t *testing.T) {
 	_, err := rec.Recommend(ctx, homepage.UserID, homepage.Category, homepage.MaxResults)
 	require.NoError(t, err)
 	want, _ := ctx.Deadline()
-	got := recv(t, deadlines, "the server's deadline")
+	got := testwait.Recv(t, deadlines, "the server's deadline")
 	// gRPC sends the time left, not the instant, so the server's deadline
 	// is a little later than the client's: never earlier, never by much.
 	assert.WithinDuration(t, want, got, time.Minute)

@@ -13,12 +13,12 @@ import (
 	"net"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/serve"
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 )
 
@@ -73,29 +73,25 @@ const ShutdownTimeout = 5 * time.Second
 var ErrShutdownTimeout = errors.New("RPCs still in flight at the shutdown timeout were cancelled")
 
 // Serve serves s on lis until ctx is done, then stops it with Stop and
-// ShutdownTimeout. It returns nil after a graceful stop, ErrShutdownTimeout
-// after a forced one, or the error that stopped the server. It has the
-// shape of chapter 1's httpserver.Serve: an errgroup runs the blocking
-// Serve call beside a goroutine that stops the server when the context
-// ends.
+// ShutdownTimeout, with chapter 1's serve.Until. It returns nil after a
+// graceful stop, ErrShutdownTimeout after a forced one, or the error that
+// stopped the server.
 func Serve(ctx context.Context, s *grpc.Server, lis net.Listener) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		// Serve returns nil once stopped, or ErrServerStopped if the stop
+	run := func() error {
+		// s.Serve returns nil once stopped, or ErrServerStopped if the stop
 		// came first; either way the stop was asked for.
 		if err := s.Serve(lis); !errors.Is(err, grpc.ErrServerStopped) {
 			return err
 		}
 		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
+	}
+	stop := func() error {
 		if !Stop(s, ShutdownTimeout) {
 			return ErrShutdownTimeout
 		}
 		return nil
-	})
-	return g.Wait()
+	}
+	return serve.Until(ctx, run, stop)
 }
 
 // Stop stops s gracefully: it refuses new connections and RPCs and waits

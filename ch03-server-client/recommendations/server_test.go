@@ -19,6 +19,7 @@ import (
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
+	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -194,19 +195,6 @@ func TestRecommendConcurrentCalls(t *testing.T) {
 	}
 }
 
-// recv returns the value from ch, or fails the test if none comes within
-// a generous bound: a broken server must fail the test, not hang it.
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(30 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-		panic("unreachable")
-	}
-}
-
 // closeNotifyingListener closes closed when the server closes it, which
 // both GracefulStop and Stop do first: the test can wait for a stop to
 // have begun.
@@ -268,9 +256,9 @@ func TestServeStopsGracefully(t *testing.T) {
 	go func() { served <- recommendations.Serve(ctx, s, lis) }()
 
 	callErr := call(t, grpctest.NewClient(t, lis.Listener))
-	recv(t, entered, "the RPC to reach the handler")
+	testwait.Recv(t, entered, "the RPC to reach the handler")
 	stop()
-	recv(t, lis.closed, "the graceful stop to begin")
+	testwait.Recv(t, lis.closed, "the graceful stop to begin")
 
 	// The stop has begun and refuses new work, but must wait for the RPC
 	// still in the handler.
@@ -282,8 +270,8 @@ func TestServeStopsGracefully(t *testing.T) {
 	default:
 	}
 	close(release)
-	assert.NoError(t, recv(t, callErr, "the RPC"))
-	assert.NoError(t, recv(t, served, "Serve to return"))
+	assert.NoError(t, testwait.Recv(t, callErr, "the RPC"))
+	assert.NoError(t, testwait.Recv(t, served, "Serve to return"))
 }
 
 // A client decides how long its RPC stays open, so a graceful stop alone
@@ -298,11 +286,11 @@ func TestStopCancelsRPCsLeftAtTheTimeout(t *testing.T) {
 	go func() { served <- s.Serve(lis) }()
 
 	callErr := call(t, grpctest.NewClient(t, lis.Listener))
-	recv(t, entered, "the RPC to reach the handler")
+	testwait.Recv(t, entered, "the RPC to reach the handler")
 
 	assert.False(t, recommendations.Stop(s, 20*time.Millisecond), "the stop had to be forced")
-	assert.Equal(t, codes.Unavailable, status.Code(recv(t, callErr, "the RPC to fail")))
-	assert.NoError(t, recv(t, served, "Serve to return"))
+	assert.Equal(t, codes.Unavailable, status.Code(testwait.Recv(t, callErr, "the RPC to fail")))
+	assert.NoError(t, testwait.Recv(t, served, "Serve to return"))
 }
 
 // With nothing in flight the stop is graceful, whatever the timeout.
@@ -312,9 +300,9 @@ func TestStopIsGracefulWhenIdle(t *testing.T) {
 	s, lis := holdingServer(make(chan struct{}, 1), open), newListener()
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(lis) }()
-	require.NoError(t, recv(t, call(t, grpctest.NewClient(t, lis.Listener)), "an RPC"), "serving before the stop")
+	require.NoError(t, testwait.Recv(t, call(t, grpctest.NewClient(t, lis.Listener)), "an RPC"), "serving before the stop")
 	assert.True(t, recommendations.Stop(s, time.Hour))
-	assert.NoError(t, recv(t, served, "Serve to return"))
+	assert.NoError(t, testwait.Recv(t, served, "Serve to return"))
 }
 
 // A stop asked for before the server even started is still a clean stop.

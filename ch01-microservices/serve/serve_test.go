@@ -1,0 +1,70 @@
+package serve_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"go.uber.org/goleak"
+
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/serve"
+	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeServer serves until stopped, like Serve methods do.
+type fakeServer struct {
+	stopped chan struct{}
+	running chan struct{}
+}
+
+func newFakeServer() *fakeServer {
+	return &fakeServer{stopped: make(chan struct{}), running: make(chan struct{})}
+}
+
+func (s *fakeServer) run() error {
+	close(s.running)
+	<-s.stopped
+	return nil
+}
+
+func (s *fakeServer) stop() error {
+	close(s.stopped)
+	return nil
+}
+
+func TestUntilStopsWhenTheContextEnds(t *testing.T) {
+	s := newFakeServer()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve.Until(ctx, s.run, s.stop) }()
+	testwait.Recv(t, s.running, "the server to run")
+	select {
+	case err := <-done:
+		t.Fatalf("Until returned %v before the context ended", err)
+	default:
+	}
+	cancel()
+	assert.NoError(t, testwait.Recv(t, done, "Until to return"))
+}
+
+func TestUntilReturnsWhatStopsTheServer(t *testing.T) {
+	broken := errors.New("listener broke")
+	stopped := false
+	err := serve.Until(context.Background(),
+		func() error { return broken },
+		func() error { stopped = true; return nil })
+	assert.ErrorIs(t, err, broken)
+	assert.True(t, stopped, "stop runs even when the server failed on its own")
+}
+
+func TestUntilReturnsAStopError(t *testing.T) {
+	s := newFakeServer()
+	slow := errors.New("requests cut")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := serve.Until(ctx, s.run, func() error { _ = s.stop(); return slow })
+	assert.ErrorIs(t, err, slow)
+}

@@ -1,0 +1,29 @@
+// Package testwait bounds the waits of tests. A test waits on a condition,
+// never on the clock; but a broken program can make the condition never
+// come true, and then the test must fail, not hang.
+package testwait
+
+import (
+	"testing"
+	"time"
+)
+
+// Bound is how long a test waits for something that should happen at once:
+// generous, because CI machines are small and busy, and only ever reached
+// when something is broken.
+const Bound = 30 * time.Second
+
+// Recv returns the next value from ch, or fails the test, naming what it
+// waited for, if none comes within Bound.
+func Recv[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	timer := time.NewTimer(Bound)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		t.Fatalf("timed out after %v waiting for %s", Bound, what)
+		panic("unreachable")
+	}
+}
