@@ -4,9 +4,7 @@
 package cmd_test
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net"
 	"path/filepath"
 	"regexp"
@@ -19,11 +17,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage/homepagetest"
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
+	"github.com/gobookstore/grpc-microservices-go/internal/rawh2"
 )
 
 const pkg = "github.com/gobookstore/grpc-microservices-go/ch03-server-client/cmd/"
@@ -322,43 +319,18 @@ func TestHelp(t *testing.T) {
 
 // openStuckRPC opens a Recommend RPC on addr whose request never arrives:
 // the HTTP/2 headers of a gRPC call, and then nothing. A graceful stop
-// would wait for it forever. It returns once the server has the stream:
-// a PING sent after the headers has been answered, and a server reads
-// frames in order. The caller owns the returned connection.
-func openStuckRPC(t *testing.T, addr string) net.Conn {
+// would wait for it forever. It returns once the server has the stream.
+func openStuckRPC(t *testing.T, addr string) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
-	require.NoError(t, c.SetDeadline(time.Now().Add(proctest.Timeout)))
-	_, err = io.WriteString(c, http2.ClientPreface)
+	conn, err := rawh2.Open(c, time.Now().Add(proctest.Timeout))
 	require.NoError(t, err)
-	fr := http2.NewFramer(c, c)
-	require.NoError(t, fr.WriteSettings())
-	var block bytes.Buffer
-	enc := hpack.NewEncoder(&block)
-	for _, f := range [][2]string{
-		{":method", "POST"}, {":scheme", "http"}, {":path", "/Recommendations/Recommend"},
-		{":authority", addr}, {"content-type", "application/grpc"}, {"te", "trailers"},
-	} {
-		require.NoError(t, enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}))
-	}
-	require.NoError(t, fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndHeaders: true}))
-	require.NoError(t, fr.WritePing(false, [8]byte{'s', 't', 'u', 'c', 'k'}))
-	for {
-		f, err := fr.ReadFrame()
-		require.NoError(t, err)
-		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				require.NoError(t, fr.WriteSettingsAck())
-			}
-		case *http2.PingFrame:
-			if f.IsAck() {
-				return c
-			}
-		}
-	}
+	require.NoError(t, conn.Start("/Recommendations/Recommend"))
+	seen, err := conn.Sync()
+	require.NoError(t, err)
+	require.Zero(t, seen.Refused)
 }
 
 // A client decides how long its RPC stays open. SIGTERM with an RPC that

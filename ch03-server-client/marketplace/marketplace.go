@@ -10,6 +10,7 @@ package marketplace
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -54,6 +55,26 @@ func Target(getenv func(string) string) (string, error) {
 		return "", fmt.Errorf("$%s=%q: %w", HostEnv, host, err)
 	}
 	return net.JoinHostPort(host, RecommendationsPort), nil
+}
+
+// TargetFlag defines the -recommendations flag on fs, a host:port that
+// overrides $RECOMMENDATIONS_HOST:50051. Once fs is parsed, target returns
+// the flag's value, or else the one from the environment, or an error for
+// a value that is not usable; every Marketplace binary passes it to
+// cmdline.Main as a check.
+func TargetFlag(fs *flag.FlagSet, getenv func(string) string) (target func() (string, error)) {
+	var value string
+	fs.Func("recommendations", "host:port of the Recommendations service, instead of $"+HostEnv+":"+RecommendationsPort,
+		func(s string) error {
+			value = s
+			return CheckTarget(s)
+		})
+	return func() (string, error) {
+		if value != "" {
+			return value, nil
+		}
+		return Target(getenv)
+	}
 }
 
 // CheckTarget reports whether target is a usable host:port, such as

@@ -2,6 +2,8 @@ package marketplace_test
 
 import (
 	"context"
+	"flag"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -97,6 +99,35 @@ func TestCheckTarget(t *testing.T) {
 		err := marketplace.CheckTarget(bad)
 		if assert.Error(t, err, "%q", bad) {
 			assert.Contains(t, err.Error(), want, "%q", bad)
+		}
+	}
+}
+
+func TestTargetFlag(t *testing.T) {
+	env := func(k string) string { return map[string]string{"RECOMMENDATIONS_HOST": "recs"}[k] }
+	for _, tc := range []struct {
+		args    []string
+		want    string
+		wantErr string
+	}{
+		{nil, "recs:50051", ""},
+		{[]string{"-recommendations", "127.0.0.1:6000"}, "127.0.0.1:6000", ""},
+		{[]string{"-recommendations", ""}, "", `invalid value "" for flag -recommendations: want host:port`},
+		{[]string{"-recommendations", "recs"}, "", "missing port in address"},
+	} {
+		fs := flag.NewFlagSet("marketplace", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		target := marketplace.TargetFlag(fs, env)
+		err := fs.Parse(tc.args)
+		if err == nil {
+			var got string
+			got, err = target()
+			assert.Equal(t, tc.want, got, "%q", tc.args)
+		}
+		if tc.wantErr == "" {
+			assert.NoError(t, err, "%q", tc.args)
+		} else if assert.Error(t, err, "%q", tc.args) {
+			assert.Contains(t, err.Error(), tc.wantErr)
 		}
 	}
 }

@@ -4,6 +4,7 @@
 package testwait
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -26,4 +27,12 @@ func Recv[T any](t testing.TB, ch <-chan T, what string) T {
 		t.Fatalf("timed out after %v waiting for %s", Bound, what)
 		panic("unreachable")
 	}
+}
+
+// Context returns a context that ends after Bound, or when the test ends:
+// for a test that loops until a condition holds.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), Bound)
+	t.Cleanup(cancel)
+	return ctx
 }

@@ -28,16 +28,10 @@ import (
 func main() {
 	fs := flag.NewFlagSet("marketplace", flag.ContinueOnError)
 	addr := fs.String("addr", ":5000", "HTTP listen address")
+	recommendationsTarget := marketplace.TargetFlag(fs, os.Getenv)
 	var target string
-	fs.Func("recommendations", "host:port of the Recommendations service, instead of $"+marketplace.HostEnv+":"+marketplace.RecommendationsPort,
-		func(s string) error {
-			target = s
-			return marketplace.CheckTarget(s)
-		})
 	cmdline.Main(fs, os.Args[1:], func() (err error) {
-		if target == "" {
-			target, err = marketplace.Target(os.Getenv)
-		}
+		target, err = recommendationsTarget()
 		return err
 	})
 

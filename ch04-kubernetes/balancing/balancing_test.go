@@ -1,0 +1,231 @@
+package balancing_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"golang.org/x/net/dns/dnsmessage"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/resolver/dns"
+
+	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
+	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
+	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/balancing"
+	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/grpcserver"
+	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
+)
+
+func TestMain(m *testing.M) {
+	// gRPC looks a name up again at most every 30 s; the test has no time
+	// to spare. (The setting must be made before any resolver is built.)
+	dns.SetMinResolutionInterval(time.Millisecond)
+	goleak.VerifyTestMain(m)
+}
+
+// Round robin the way Kubernetes does it, without a cluster: replicas on
+// 127.0.0.2, .3 and .4, one DNS name for them (a headless Service), and the
+// Marketplace's connection through gRPC's real dns resolver. Every replica
+// gets calls; a replica added to the name gets calls once connections have
+// aged and the name was looked up again; a replica removed stops getting
+// them.
+func TestRoundRobinFollowsTheDNSName(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs 127.0.0.2-127.0.0.5, which only Linux routes to loopback by default")
+	}
+	port, backends := startBackends(t, "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
+	zone := newZone("recommendations.test.", "127.0.0.2", "127.0.0.3", "127.0.0.4")
+	authority := zone.serve(t)
+
+	conn, err := balancing.Connect(fmt.Sprintf("dns://%s/recommendations.test:%d", authority, port))
+	require.NoError(t, err)
+	defer conn.Close()
+	client := pb.NewRecommendationsClient(conn)
+	ctx := testwait.Context(t)
+	call := func() {
+		_, err := client.Recommend(ctx, &pb.RecommendationRequest{MaxResults: 1})
+		require.NoError(t, err)
+	}
+
+	// Calls until every replica in the name has had some; bounded.
+	callUntil := func(what string, done func() bool) {
+		for !done() {
+			if ctx.Err() != nil {
+				t.Fatalf("still not %s after %v; calls per replica: %v", what, testwait.Bound, counts(backends))
+			}
+			call()
+		}
+	}
+	callUntil("spread over .2, .3 and .4", func() bool {
+		return backends["127.0.0.2"].Load() > 0 && backends["127.0.0.3"].Load() > 0 && backends["127.0.0.4"].Load() > 0
+	})
+	assert.Zero(t, backends["127.0.0.5"].Load(), "not in the name, so no calls")
+
+	zone.set("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
+	callUntil("sending calls to the new .5", func() bool { return backends["127.0.0.5"].Load() > 0 })
+
+	// Removed from the name, .2 stops getting calls: wait until a run of
+	// 40 calls (10 each, were .2 still one of four) gives it none.
+	zone.set("127.0.0.3", "127.0.0.4", "127.0.0.5")
+	callUntil("done with the removed .2", func() bool {
+		before := backends["127.0.0.2"].Load()
+		for range 40 {
+			call()
+		}
+		return backends["127.0.0.2"].Load() == before
+	})
+	t.Logf("calls per replica: %v", counts(backends))
+}
+
+// startBackends starts a Recommendations server on each address, on one
+// port, with connections closed after 100 ms so that clients re-resolve
+// often; it returns the port and a call counter per address.
+func startBackends(t *testing.T, addrs ...string) (int, map[string]*atomic.Int64) {
+	t.Helper()
+	var port int
+	var lis []net.Listener
+	for attempt := 0; len(lis) < len(addrs); attempt++ {
+		require.Less(t, attempt, 20, "no port free on all of %v", addrs)
+		for _, l := range lis {
+			_ = l.Close()
+		}
+		lis = nil
+		first, err := net.Listen("tcp", addrs[0]+":0")
+		require.NoError(t, err)
+		port = first.Addr().(*net.TCPAddr).Port
+		lis = append(lis, first)
+		for _, a := range addrs[1:] {
+			l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", a, port))
+			if err != nil {
+				break // taken on this address: try another port
+			}
+			lis = append(lis, l)
+		}
+	}
+	counters := map[string]*atomic.Int64{}
+	limits := grpcserver.DefaultLimits()
+	limits.MaxConnectionAge, limits.MaxConnectionAgeGrace = 100*time.Millisecond, time.Second
+	for i, a := range addrs {
+		n := new(atomic.Int64)
+		counters[a] = n
+		count := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			n.Add(1)
+			return h(ctx, req)
+		}
+		s := grpcserver.New(recommendations.NewServer(nil), limits, grpc.UnaryInterceptor(count))
+		ctx, stop := context.WithCancel(context.Background())
+		served := make(chan error, 1)
+		go func() { served <- s.Serve(ctx, lis[i]) }()
+		t.Cleanup(func() {
+			stop()
+			assert.NoError(t, testwait.Recv(t, served, "Serve to return"))
+		})
+	}
+	return port, counters
+}
+
+func counts(backends map[string]*atomic.Int64) map[string]int64 {
+	out := map[string]int64{}
+	for a, n := range backends {
+		out[a] = n.Load()
+	}
+	return out
+}
+
+// zone is a DNS server with one name, whose A records the test changes.
+type zone struct {
+	name dnsmessage.Name
+	mu   sync.Mutex
+	ips  []net.IP
+}
+
+func newZone(name string, ips ...string) *zone {
+	z := &zone{name: dnsmessage.MustNewName(name)}
+	z.set(ips...)
+	return z
+}
+
+func (z *zone) set(ips ...string) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.ips = nil
+	for _, ip := range ips {
+		z.ips = append(z.ips, net.ParseIP(ip).To4())
+	}
+}
+
+// serve answers DNS queries over UDP on a loopback port until the test
+// ends, and returns the address.
+func (z *zone) serve(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return // closed at the end of the test
+			}
+			if answer, err := z.answer(buf[:n]); err == nil {
+				_, _ = pc.WriteTo(answer, from)
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = pc.Close()
+		<-done
+	})
+	return pc.LocalAddr().String()
+}
+
+// answer builds the reply to a query: the A records of the zone's name,
+// and an empty answer to anything else (AAAA, TXT).
+func (z *zone) answer(query []byte) ([]byte, error) {
+	var p dnsmessage.Parser
+	h, err := p.Start(query)
+	if err != nil {
+		return nil, err
+	}
+	q, err := p.Question()
+	if err != nil {
+		return nil, err
+	}
+	rcode := dnsmessage.RCodeSuccess
+	if q.Name != z.name {
+		rcode = dnsmessage.RCodeNameError
+	}
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RCode: rcode})
+	b.EnableCompression()
+	if err := b.StartQuestions(); err != nil {
+		return nil, err
+	}
+	if err := b.Question(q); err != nil {
+		return nil, err
+	}
+	if err := b.StartAnswers(); err != nil {
+		return nil, err
+	}
+	if q.Name == z.name && q.Type == dnsmessage.TypeA {
+		z.mu.Lock()
+		ips := z.ips
+		z.mu.Unlock()
+		for _, ip := range ips {
+			rh := dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 0}
+			if err := b.AResource(rh, dnsmessage.AResource{A: [4]byte(ip)}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return b.Finish()
+}

@@ -1,0 +1,52 @@
+// Command recommendations is the production Recommendations service of
+// chapter 4: chapter 3's service with bounded resources, health checking,
+// reflection and channelz, structured logs, and a bounded stop on SIGTERM.
+//
+//	go run ./ch04-kubernetes/cmd/recommendations      # listens on :50051
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
+	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
+	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/grpcserver"
+	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/logging"
+)
+
+func main() {
+	fs := flag.NewFlagSet("recommendations", flag.ContinueOnError)
+	// All interfaces by default: in a container, 127.0.0.1 is the
+	// container's own loopback, which nothing outside it can reach.
+	addr := fs.String("addr", ":50051", "gRPC listen address")
+	seed := fs.Uint64("seed", 0, "seed for the book picks, to make them repeatable (0 picks a random seed)")
+	cmdline.Main(fs, os.Args[1:])
+
+	log := logging.New(os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	lis, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Error("listen", "addr", *addr, "err", err)
+		os.Exit(1)
+	}
+	s := grpcserver.New(recommendations.NewServer(catalog.Seeded(*seed)), grpcserver.DefaultLimits())
+	log.Info("serving gRPC", "addr", lis.Addr().String())
+	err = s.Serve(ctx, lis)
+	if errors.Is(err, recommendations.ErrShutdownTimeout) {
+		log.Warn("stopped after the shutdown timeout", "timeout", recommendations.ShutdownTimeout, "err", err)
+	} else if err != nil {
+		log.Error("serve", "err", err)
+		os.Exit(1)
+	}
+	log.Info("stopped")
+}
+
