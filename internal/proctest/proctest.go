@@ -197,6 +197,9 @@ func (p *Process) Wait(t testing.TB) int {
 	return p.cmd.ProcessState.ExitCode()
 }
 
+// Pid returns the process's ID.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Output returns everything the process has printed so far.
 func (p *Process) Output() string {
 	p.mu.Lock()

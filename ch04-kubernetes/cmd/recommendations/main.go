@@ -49,4 +49,3 @@ func main() {
 	}
 	log.Info("stopped")
 }
-
