@@ -57,24 +57,41 @@ func Target(getenv func(string) string) (string, error) {
 	return net.JoinHostPort(host, RecommendationsPort), nil
 }
 
-// TargetFlag defines the -recommendations flag on fs, a host:port that
-// overrides $RECOMMENDATIONS_HOST:50051. Once fs is parsed, target returns
-// the flag's value, or else the one from the environment, or an error for
-// a value that is not usable; every Marketplace binary passes it to
-// cmdline.Main as a check.
-func TargetFlag(fs *flag.FlagSet, getenv func(string) string) (target func() (string, error)) {
-	var value string
+// Flags are the Marketplace binary's flags, which every chapter's
+// Marketplace shares.
+type Flags struct {
+	// Addr is the HTTP listen address (-addr).
+	Addr string
+	// Target is the host:port of Recommendations: -recommendations, or else
+	// $RECOMMENDATIONS_HOST:50051. Check sets it.
+	Target string
+
+	flag   string
+	getenv func(string) string
+}
+
+// NewFlags defines -addr and -recommendations on fs. After fs is parsed,
+// Check validates them and reads the environment with getenv; main passes
+// Check to cmdline.Main.
+func NewFlags(fs *flag.FlagSet, getenv func(string) string) *Flags {
+	f := &Flags{getenv: getenv}
+	fs.StringVar(&f.Addr, "addr", ":5000", "HTTP listen address")
 	fs.Func("recommendations", "host:port of the Recommendations service, instead of $"+HostEnv+":"+RecommendationsPort,
 		func(s string) error {
-			value = s
+			f.flag = s
 			return CheckTarget(s)
 		})
-	return func() (string, error) {
-		if value != "" {
-			return value, nil
-		}
-		return Target(getenv)
+	return f
+}
+
+// Check sets Target from -recommendations or the environment, or returns
+// why neither is usable.
+func (f *Flags) Check() (err error) {
+	f.Target = f.flag
+	if f.Target == "" {
+		f.Target, err = Target(f.getenv)
 	}
+	return err
 }
 
 // CheckTarget reports whether target is a usable host:port, such as

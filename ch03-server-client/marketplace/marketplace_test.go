@@ -103,7 +103,7 @@ func TestCheckTarget(t *testing.T) {
 	}
 }
 
-func TestTargetFlag(t *testing.T) {
+func TestFlags(t *testing.T) {
 	env := func(k string) string { return map[string]string{"RECOMMENDATIONS_HOST": "recs"}[k] }
 	for _, tc := range []struct {
 		args    []string
@@ -117,12 +117,12 @@ func TestTargetFlag(t *testing.T) {
 	} {
 		fs := flag.NewFlagSet("marketplace", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
-		target := marketplace.TargetFlag(fs, env)
+		flags := marketplace.NewFlags(fs, env)
 		err := fs.Parse(tc.args)
 		if err == nil {
-			var got string
-			got, err = target()
-			assert.Equal(t, tc.want, got, "%q", tc.args)
+			err = flags.Check()
+			assert.Equal(t, tc.want, flags.Target, "%q", tc.args)
+			assert.Equal(t, ":5000", flags.Addr)
 		}
 		if tc.wantErr == "" {
 			assert.NoError(t, err, "%q", tc.args)

@@ -9,6 +9,7 @@ package recommendations
 import (
 	"context"
 	"errors"
+	"flag"
 	"math/rand/v2"
 	"net"
 	"time"
@@ -62,6 +63,23 @@ func (s *Server) Recommend(ctx context.Context, req *pb.RecommendationRequest) (
 		resp.Recommendations = append(resp.Recommendations, &pb.BookRecommendation{Id: b.ID, Title: b.Title})
 	}
 	return resp, nil
+}
+
+// Flags are the Recommendations binary's flags, which every chapter's
+// Recommendations shares.
+type Flags struct {
+	// Addr is the gRPC listen address (-addr).
+	Addr string
+	// Seed makes the picks repeatable (-seed); 0 picks a random seed.
+	Seed uint64
+}
+
+// NewFlags defines -addr and -seed on fs.
+func NewFlags(fs *flag.FlagSet) *Flags {
+	f := &Flags{}
+	fs.StringVar(&f.Addr, "addr", ":50051", "gRPC listen address")
+	fs.Uint64Var(&f.Seed, "seed", 0, "seed for the book picks, to make them repeatable (0 picks a random seed)")
+	return f
 }
 
 // ShutdownTimeout is how long Serve lets RPCs in flight finish once its

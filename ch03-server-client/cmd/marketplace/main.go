@@ -27,31 +27,26 @@ import (
 
 func main() {
 	fs := flag.NewFlagSet("marketplace", flag.ContinueOnError)
-	addr := fs.String("addr", ":5000", "HTTP listen address")
-	recommendationsTarget := marketplace.TargetFlag(fs, os.Getenv)
-	var target string
-	cmdline.Main(fs, os.Args[1:], func() (err error) {
-		target, err = recommendationsTarget()
-		return err
-	})
+	flags := marketplace.NewFlags(fs, os.Getenv)
+	cmdline.Main(fs, os.Args[1:], flags.Check)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	// One connection for the life of the process, shared by every request.
-	conn, err := marketplace.Connect(target)
+	conn, err := marketplace.Connect(flags.Target)
 	if err != nil {
 		slog.Error("connect", "err", err)
 		os.Exit(1)
 	}
 	defer conn.Close()
 
-	lis, err := net.Listen("tcp", *addr)
+	lis, err := net.Listen("tcp", flags.Addr)
 	if err != nil {
-		slog.Error("listen", "addr", *addr, "err", err)
+		slog.Error("listen", "addr", flags.Addr, "err", err)
 		os.Exit(1)
 	}
-	fmt.Println("marketplace: recommendations at", target)
+	fmt.Println("marketplace: recommendations at", flags.Target)
 	fmt.Println("marketplace: serving on", httpserver.URL(lis.Addr()))
 	page := marketplace.New(conn, homepage.Options{})
 	if err := httpserver.Serve(ctx, httpserver.New(page), lis); err != nil {

@@ -25,8 +25,7 @@ import (
 
 func main() {
 	fs := flag.NewFlagSet("recommendations", flag.ContinueOnError)
-	addr := fs.String("addr", ":50051", "gRPC listen address")
-	seed := fs.Uint64("seed", 0, "seed for the book picks, to make them repeatable (0 picks a random seed)")
+	flags := recommendations.NewFlags(fs)
 	cmdline.Main(fs, os.Args[1:])
 
 	// SIGINT (Ctrl+C) and SIGTERM (docker stop, kubectl delete) both stop
@@ -34,13 +33,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	lis, err := net.Listen("tcp", *addr)
+	lis, err := net.Listen("tcp", flags.Addr)
 	if err != nil {
-		slog.Error("listen", "addr", *addr, "err", err)
+		slog.Error("listen", "addr", flags.Addr, "err", err)
 		os.Exit(1)
 	}
 	s := grpc.NewServer()
-	pb.RegisterRecommendationsServer(s, recommendations.NewServer(catalog.Seeded(*seed)))
+	pb.RegisterRecommendationsServer(s, recommendations.NewServer(catalog.Seeded(flags.Seed)))
 	fmt.Println("recommendations: serving gRPC on", lis.Addr())
 	err = recommendations.Serve(ctx, s, lis)
 	if errors.Is(err, recommendations.ErrShutdownTimeout) {

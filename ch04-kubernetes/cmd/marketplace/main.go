@@ -26,36 +26,32 @@ import (
 )
 
 func main() {
+	// Chapter 3's flags. -addr listens on all interfaces by default: in a
+	// container, 127.0.0.1 is the container's own loopback, which nothing
+	// outside it can reach.
 	fs := flag.NewFlagSet("marketplace", flag.ContinueOnError)
-	// All interfaces by default: in a container, 127.0.0.1 is the
-	// container's own loopback, which nothing outside it can reach.
-	addr := fs.String("addr", ":5000", "HTTP listen address")
-	recommendationsTarget := marketplace.TargetFlag(fs, os.Getenv)
-	var target string
-	cmdline.Main(fs, os.Args[1:], func() (err error) {
-		target, err = recommendationsTarget()
-		return err
-	})
+	flags := marketplace.NewFlags(fs, os.Getenv)
+	cmdline.Main(fs, os.Args[1:], flags.Check)
 
 	log := logging.New(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	// One connection for the life of the process, to every replica.
-	conn, err := balancing.Connect(balancing.Target(target))
+	conn, err := balancing.Connect(balancing.Target(flags.Target))
 	if err != nil {
 		log.Error("connect", "err", err)
 		os.Exit(1)
 	}
 	defer conn.Close()
 
-	lis, err := net.Listen("tcp", *addr)
+	lis, err := net.Listen("tcp", flags.Addr)
 	if err != nil {
-		log.Error("listen", "addr", *addr, "err", err)
+		log.Error("listen", "addr", flags.Addr, "err", err)
 		os.Exit(1)
 	}
 	page := marketplace.New(conn, homepage.Options{Logger: log})
-	log.Info("serving HTTP", "addr", lis.Addr().String(), "url", httpserver.URL(lis.Addr()), "recommendations", target)
+	log.Info("serving HTTP", "addr", lis.Addr().String(), "url", httpserver.URL(lis.Addr()), "recommendations", flags.Target)
 	if err := httpserver.Serve(ctx, httpserver.New(healthz.Mount(page)), lis); err != nil {
 		log.Error("serve", "err", err)
 		os.Exit(1)

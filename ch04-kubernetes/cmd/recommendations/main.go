@@ -22,23 +22,23 @@ import (
 )
 
 func main() {
+	// Chapter 3's flags. -addr listens on all interfaces by default: in a
+	// container, 127.0.0.1 is the container's own loopback, which nothing
+	// outside it can reach.
 	fs := flag.NewFlagSet("recommendations", flag.ContinueOnError)
-	// All interfaces by default: in a container, 127.0.0.1 is the
-	// container's own loopback, which nothing outside it can reach.
-	addr := fs.String("addr", ":50051", "gRPC listen address")
-	seed := fs.Uint64("seed", 0, "seed for the book picks, to make them repeatable (0 picks a random seed)")
+	flags := recommendations.NewFlags(fs)
 	cmdline.Main(fs, os.Args[1:])
 
 	log := logging.New(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	lis, err := net.Listen("tcp", *addr)
+	lis, err := net.Listen("tcp", flags.Addr)
 	if err != nil {
-		log.Error("listen", "addr", *addr, "err", err)
+		log.Error("listen", "addr", flags.Addr, "err", err)
 		os.Exit(1)
 	}
-	s := grpcserver.New(recommendations.NewServer(catalog.Seeded(*seed)), grpcserver.DefaultLimits())
+	s := grpcserver.New(recommendations.NewServer(catalog.Seeded(flags.Seed)), grpcserver.DefaultLimits())
 	log.Info("serving gRPC", "addr", lis.Addr().String())
 	err = s.Serve(ctx, lis)
 	if errors.Is(err, recommendations.ErrShutdownTimeout) {
