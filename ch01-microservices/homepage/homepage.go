@@ -98,6 +98,9 @@ func (h *handler) serveHome(w http.ResponseWriter, r *http.Request) {
 
 	var data pageData
 	books, err := h.rec.Recommend(ctx, UserID, Category, MaxResults)
+	if err != nil && r.Context().Err() != nil {
+		return // the visitor left: no page to render, and no outage to report
+	}
 	if err != nil {
 		h.failed.Add(1)
 		// Only the request that sees the service go down logs it at

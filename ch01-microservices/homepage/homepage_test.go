@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -199,4 +200,30 @@ func TestHomeLogsEachFailureAtDebugLevel(t *testing.T) {
 	}
 	assert.Equal(t, 1, strings.Count(logs.String(), "level=ERROR"))
 	assert.Equal(t, 4, strings.Count(logs.String(), `level=DEBUG msg="recommendations still unavailable"`))
+}
+
+// A visitor who leaves before the page is ready cancels the request, and
+// the call with it. That is no outage of recommendations: nothing is logged
+// and the next page is not counted as one served without books.
+func TestHomeVisitorLeavingIsNoOutage(t *testing.T) {
+	called := make(chan struct{})
+	rec := recommendFunc(func(ctx context.Context, _ int32, _ catalog.Category, _ int32) ([]catalog.Book, error) {
+		close(called)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	logger, logs := homepagetest.Logger()
+	h := homepage.New(rec, homepage.Options{Logger: logger})
+
+	ctx, leave := context.WithCancel(context.Background())
+	req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}()
+	<-called
+	leave()
+	<-done
+	assert.Empty(t, logs.String())
 }

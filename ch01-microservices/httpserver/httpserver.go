@@ -54,10 +54,10 @@ func New(h http.Handler) *http.Server {
 	}
 }
 
-// Serve serves srv on lis until ctx is done, then stops accepting
-// connections and waits up to ShutdownTimeout for requests in flight,
-// closing whatever is left after that. It returns nil after a shutdown
-// that ctx asked for, or the error that stopped the server.
+// Serve serves srv on lis until ctx is done, then stops it with Shutdown
+// and ShutdownTimeout, with serve.Until. It returns nil after a graceful
+// stop, serve.ErrShutdownTimeout (wrapped) after a forced one, or the
+// error that stopped the server.
 func Serve(ctx context.Context, srv *http.Server, lis net.Listener) error {
 	run := func() error {
 		if err := srv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
@@ -65,17 +65,21 @@ func Serve(ctx context.Context, srv *http.Server, lis net.Listener) error {
 		}
 		return nil
 	}
-	stop := func() error {
-		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
-		defer cancel()
-		if err := srv.Shutdown(shutdownCtx); err != nil {
-			// Shutdown gave up waiting but leaves the slow connections
-			// open; Close ends them, so Serve keeps its promise to return.
-			return errors.Join(err, srv.Close())
-		}
-		return nil
+	return serve.Until(ctx, run, func() error { return Shutdown(srv, ShutdownTimeout) })
+}
+
+// Shutdown stops srv: it stops accepting connections and lets requests in
+// flight finish, for up to timeout. A client decides how long its request
+// lasts, so after timeout Shutdown closes whatever is left (http.Server's
+// Shutdown alone leaves those connections open) and returns
+// serve.ErrShutdownTimeout.
+func Shutdown(srv *http.Server, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		return errors.Join(fmt.Errorf("http: %w", serve.ErrShutdownTimeout), srv.Close())
 	}
-	return serve.Until(ctx, run, stop)
+	return nil
 }
 
 // URL returns the address a browser should open for a server listening on

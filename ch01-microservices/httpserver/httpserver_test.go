@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/httpserver"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/serve"
 	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
 )
 
@@ -99,6 +100,37 @@ func TestServeFinishesRequestInFlight(t *testing.T) {
 	assert.Equal(t, http.StatusOK, res.status)
 	assert.Equal(t, "finished", res.body)
 	assert.NoError(t, testwait.Recv(t, served, "Serve to return"))
+}
+
+// A request that outlasts the shutdown's time limit is cut, and Shutdown
+// says so with serve.ErrShutdownTimeout.
+func TestShutdownCutsRequestsAtTheTimeout(t *testing.T) {
+	entered := make(chan struct{})
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-r.Context().Done() // ends only when the connection is closed
+	})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := httpserver.New(handler)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	got := make(chan error, 1)
+	go func() {
+		resp, err := client.Get(httpserver.URL(lis.Addr()))
+		if err == nil {
+			resp.Body.Close()
+		}
+		got <- err
+	}()
+	testwait.Recv(t, entered, "the request to reach the handler")
+
+	assert.ErrorIs(t, httpserver.Shutdown(srv, 20*time.Millisecond), serve.ErrShutdownTimeout)
+	assert.Error(t, testwait.Recv(t, got, "the request to be cut"))
+	assert.ErrorIs(t, testwait.Recv(t, served, "Serve to return"), http.ErrServerClosed)
 }
 
 func TestServeReturnsNilWhenIdle(t *testing.T) {

@@ -60,6 +60,19 @@ func TestUntilReturnsWhatStopsTheServer(t *testing.T) {
 	assert.True(t, stopped, "stop runs even when the server failed on its own")
 }
 
+// A server that stops on its own (stopped from elsewhere) ends Until too.
+func TestUntilReturnsWhenTheServerStopsOnItsOwn(t *testing.T) {
+	stopped := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- serve.Until(context.Background(),
+			func() error { return nil },
+			func() error { close(stopped); return nil })
+	}()
+	assert.NoError(t, testwait.Recv(t, done, "Until to return"))
+	testwait.Recv(t, stopped, "stop to be called")
+}
+
 func TestUntilReturnsAStopError(t *testing.T) {
 	s := newFakeServer()
 	slow := errors.New("requests cut")

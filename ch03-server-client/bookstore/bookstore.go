@@ -20,13 +20,23 @@ import (
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
 )
 
+// Options extend the bookstore the way later chapters extend the two
+// services: server options for Recommendations, dial options for the
+// Marketplace's connection, and the homepage's options.
+type Options struct {
+	Homepage homepage.Options
+	Server   []grpc.ServerOption
+	Dial     []grpc.DialOption
+}
+
 // Run serves recs as the Recommendations service on grpcLis and the
 // Marketplace on httpLis until ctx is done or either server fails. Run takes
-// ownership of both listeners.
-func Run(ctx context.Context, httpLis, grpcLis net.Listener, recs pb.RecommendationsServer, opts homepage.Options) error {
-	grpcServer := grpc.NewServer()
+// ownership of both listeners. A stop may take each server's shutdown
+// timeout in turn: ten seconds at most.
+func Run(ctx context.Context, httpLis, grpcLis net.Listener, recs pb.RecommendationsServer, opts Options) error {
+	grpcServer := grpc.NewServer(opts.Server...)
 	pb.RegisterRecommendationsServer(grpcServer, recs)
-	conn, err := marketplace.Connect(grpcLis.Addr().String())
+	conn, err := marketplace.Connect(grpcLis.Addr().String(), opts.Dial...)
 	if err != nil {
 		return fmt.Errorf("bookstore: %w", errors.Join(err, httpLis.Close(), grpcLis.Close()))
 	}
@@ -42,7 +52,7 @@ func Run(ctx context.Context, httpLis, grpcLis net.Listener, recs pb.Recommendat
 	defer stopGRPC()
 	g.Go(func() error {
 		defer stopGRPC()
-		err := httpserver.Serve(gctx, httpserver.New(marketplace.New(conn, opts)), httpLis)
+		err := httpserver.Serve(gctx, httpserver.New(marketplace.New(conn, opts.Homepage)), httpLis)
 		return errors.Join(err, conn.Close())
 	})
 	g.Go(func() error {

@@ -5,10 +5,10 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +38,15 @@ func Flags(fs *flag.FlagSet) (config func() (Config, error)) {
 	category := fs.String("category", "MYSTERY", "MYSTERY, SCIENCE_FICTION, SELF_HELP, or any number (to try an unknown one)")
 	maxResults := fs.Int("max", 3, "max_results: how many books to ask for")
 	user := fs.Int("user", 1, "user_id")
-	timeout := fs.Duration("timeout", 5*time.Second, "deadline of the call")
+	timeout := 5 * time.Second
+	fs.Func("timeout", "the deadline of the call, a `duration` such as 5s or 500ms (default 5s)", func(s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("want a duration such as 5s or 500ms")
+		}
+		timeout = d
+		return nil
+	})
 	return func() (Config, error) {
 		// Without a port, gRPC would quietly try port 443.
 		if err := marketplace.CheckTarget(*addr); err != nil {
@@ -48,15 +56,17 @@ func Flags(fs *flag.FlagSet) (config func() (Config, error)) {
 		if err != nil {
 			return Config{}, fmt.Errorf("-category: %w", err)
 		}
-		if *maxResults != int(int32(*maxResults)) || *user != int(int32(*user)) {
-			return Config{}, errors.New("-max and -user must fit in an int32")
+		for name, v := range map[string]int{"-max": *maxResults, "-user": *user} {
+			if v != int(int32(v)) {
+				return Config{}, fmt.Errorf("%s %d: the contract's field is an int32, from %d to %d", name, v, math.MinInt32, math.MaxInt32)
+			}
 		}
-		if *timeout <= 0 {
-			return Config{}, fmt.Errorf("-timeout %v: a call needs a positive deadline, such as 5s", *timeout)
+		if timeout <= 0 {
+			return Config{}, fmt.Errorf("-timeout %v: a call needs a positive deadline, such as 5s", timeout)
 		}
 		return Config{
 			Addr:    *addr,
-			Timeout: *timeout,
+			Timeout: timeout,
 			Request: &pb.RecommendationRequest{
 				UserId:     int32(*user),
 				Category:   cat,

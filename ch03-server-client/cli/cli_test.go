@@ -67,8 +67,9 @@ func TestParseRejectsBadInput(t *testing.T) {
 	}{
 		{[]string{"-category", "poetry"}, `unknown category "poetry"`},
 		{[]string{"-max", "many"}, `invalid value "many" for flag -max`},
-		{[]string{"-max", "4294967296"}, "must fit in an int32"},
-		{[]string{"-user", "-4294967296"}, "must fit in an int32"},
+		{[]string{"-max", "4294967296"}, "-max 4294967296: the contract's field is an int32"},
+		{[]string{"-user", "-4294967296"}, "-user -4294967296: the contract's field is an int32"},
+		{[]string{"-timeout", "abc"}, `invalid value "abc" for flag -timeout: want a duration such as 5s or 500ms`},
 		// Without a port gRPC would dial 443, far from any bookstore.
 		{[]string{"-addr", "127.0.0.1"}, `-addr "127.0.0.1": want host:port`},
 		{[]string{"-addr", "localhost:http"}, `"http" is not a port number`},

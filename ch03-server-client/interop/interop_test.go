@@ -2,16 +2,17 @@
 // services are interchangeable: the Go Marketplace against a Python
 // Recommendations server, and a Python client against the Go server.
 //
-// The Python side needs python3 with grpcio and grpc_tools, and protoc
-// (on Debian: apt-get install python3-grpcio python3-grpc-tools
-// python3-protobuf protobuf-compiler). Without them the tests skip, except
-// in CI (CI set), where they fail: CI installs them.
+// The Python side needs python3 with grpcio and grpc_tools (on Debian:
+// apt-get install python3-grpcio python3-grpc-tools python3-protobuf).
+// Without them the tests skip, except in CI (CI set), where they fail: CI
+// installs them.
 package interop_test
 
 import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -37,17 +38,21 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const protoDir = "../../ch02-grpc-basics/protobufs"
 
-// python finds a Python 3 with grpcio, generates the Python code for the
-// contract into a temporary directory, and returns the interpreter and the
-// environment that puts that code on the import path.
-func python(t *testing.T) (interpreter string, env []string) {
+// python finds a Python 3 with grpcio, and sets up a temporary directory
+// the way the recipe of docs/03 does in the repository: the series'
+// scripts, and the Python code for the contract generated next to them by
+// grpc_tools. It returns the interpreter and that directory. (A copy,
+// because Python imports from a script's own directory first, where a
+// reader's leftover generated files must not stand in for the test's.)
+func python(t *testing.T) (interpreter, dir string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts Python processes")
 	}
+	proctest.TrackSources(t) // the scripts are inputs too
 	unavailable := func(why string) {
 		t.Helper()
-		const hint = "apt-get install python3-grpcio python3-grpc-tools python3-protobuf protobuf-compiler"
+		const hint = "apt-get install python3-grpcio python3-grpc-tools python3-protobuf"
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%s; CI must install it: %s", why, hint)
 		}
@@ -64,27 +69,24 @@ func python(t *testing.T) (interpreter string, env []string) {
 	if interpreter == "" {
 		unavailable("no python3 with grpcio, grpc_tools and protobuf")
 	}
-	if _, err := exec.LookPath("protoc"); err != nil {
-		unavailable("protoc not found")
-	}
 
-	dir := t.TempDir()
-	// Messages from protoc itself (its Python output matches the protobuf
-	// runtime); the service stub from grpc_tools' plugin.
-	for _, cmd := range []*exec.Cmd{
-		exec.Command("protoc", "-I", protoDir, "--python_out="+dir, "recommendations.proto"),
-		exec.Command(interpreter, "-m", "grpc_tools.protoc", "-I", protoDir, "--grpc_python_out="+dir, "recommendations.proto"),
-	} {
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "%v: %s", cmd.Args, out)
+	dir = t.TempDir()
+	for _, script := range []string{"recommendations_server.py", "recommendations_client.py"} {
+		data, err := os.ReadFile(filepath.Join("python", script))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, script), data, 0o644))
 	}
-	return interpreter, []string{"PYTHONPATH=" + dir}
+	gen := exec.Command(interpreter, "-m", "grpc_tools.protoc", "-I", protoDir,
+		"--python_out="+dir, "--grpc_python_out="+dir, "recommendations.proto")
+	out, err := gen.CombinedOutput()
+	require.NoError(t, err, "%v: %s", gen.Args, out)
+	return interpreter, dir
 }
 
 // The Go Marketplace and the Go client against the Python server.
 func TestGoClientsWithPythonServer(t *testing.T) {
-	py, env := python(t)
-	server := proctest.Start(t, py, []string{"python/recommendations_server.py", "127.0.0.1:0"}, env...)
+	py, dir := python(t)
+	server := proctest.Start(t, py, []string{filepath.Join(dir, "recommendations_server.py"), "127.0.0.1:0"})
 	addr := server.WaitFor(t, regexp.MustCompile(`serving gRPC on (\S+)`))[1]
 
 	conn, err := marketplace.Connect(addr)
@@ -126,14 +128,14 @@ func TestGoClientsWithPythonServer(t *testing.T) {
 
 // The Python client against the Go server.
 func TestPythonClientWithGoServer(t *testing.T) {
-	py, env := python(t)
+	py, dir := python(t)
 	addr := grpctest.ServeLoopback(t, func(s grpc.ServiceRegistrar) {
 		pb.RegisterRecommendationsServer(s, recommendations.NewServer(nil))
 	})
 
 	run := func(category, maxResults string) (string, int) {
 		stdout, stderr, code := proctest.Run(t, py,
-			[]string{"python/recommendations_client.py", addr, category, maxResults}, env...)
+			[]string{filepath.Join(dir, "recommendations_client.py"), addr, category, maxResults})
 		t.Logf("python client %s %s: exit %d, stderr: %q", category, maxResults, code, stderr)
 		return stdout, code
 	}

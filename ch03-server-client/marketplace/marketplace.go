@@ -52,6 +52,9 @@ func Target(getenv func(string) string) (string, error) {
 			return "", fmt.Errorf("$%s=%q has a port: set it to the host alone (the port is always %s), or pass -recommendations %s",
 				HostEnv, host, RecommendationsPort, host)
 		}
+		if inner, ok := strings.CutPrefix(host, "["); ok && net.ParseIP(strings.TrimSuffix(inner, "]")) != nil {
+			return "", fmt.Errorf("$%s=%q: write an IPv6 address without brackets: %s", HostEnv, host, strings.TrimSuffix(inner, "]"))
+		}
 		return "", fmt.Errorf("$%s=%q: %w", HostEnv, host, err)
 	}
 	return net.JoinHostPort(host, RecommendationsPort), nil
@@ -76,7 +79,7 @@ type Flags struct {
 func NewFlags(fs *flag.FlagSet, getenv func(string) string) *Flags {
 	f := &Flags{getenv: getenv}
 	fs.StringVar(&f.Addr, "addr", ":5000", "HTTP listen address")
-	fs.Func("recommendations", "host:port of the Recommendations service, instead of $"+HostEnv+":"+RecommendationsPort,
+	fs.Func("recommendations", "`host:port` of the Recommendations service, instead of $"+HostEnv+":"+RecommendationsPort,
 		func(s string) error {
 			f.flag = s
 			return CheckTarget(s)

@@ -36,6 +36,11 @@ func registerRecommendations(s grpc.ServiceRegistrar) {
 	pb.RegisterRecommendationsServer(s, recommendations.NewServer(nil))
 }
 
+// patient is the homepage's options for a test that expects books: the
+// one-second deadline of production, on a loaded machine, could turn a
+// working page into a degraded one.
+var patient = homepage.Options{Timeout: 10 * time.Second}
+
 // get serves GET / from h in memory and returns the status and body.
 func get(h http.Handler) (int, string) {
 	rec := homepagetest.Serve(h, http.MethodGet, "/")
@@ -74,6 +79,7 @@ func TestTargetRejectsWhatIsNotAHost(t *testing.T) {
 		"[::1]:50051":        "has a port",
 		"http://recs":        `$RECOMMENDATIONS_HOST="http://recs": "http://recs" is not a host name or IP address`,
 		"recs internal":      "is not a host name",
+		"[::1]":              "write an IPv6 address without brackets: ::1",
 	} {
 		_, err := marketplace.Target(func(string) string { return host })
 		if assert.Error(t, err, host) {
@@ -158,13 +164,13 @@ func TestConnectAppliesExtraOptions(t *testing.T) {
 	conn, err := marketplace.Connect("passthrough:///bufnet", srv.DialOption(), grpc.WithUnaryInterceptor(record))
 	require.NoError(t, err)
 	defer conn.Close()
-	code, body := get(marketplace.New(conn, homepage.Options{}))
+	code, body := get(marketplace.New(conn, patient))
 	homepagetest.AssertHome(t, code, body)
 	assert.Equal(t, []string{"/Recommendations/Recommend"}, methods)
 }
 
 func TestHomepageShowsThreeMysteryBooks(t *testing.T) {
-	h := marketplace.New(grpctest.Start(t, registerRecommendations), homepage.Options{})
+	h := marketplace.New(grpctest.Start(t, registerRecommendations), patient)
 	code, body := get(h)
 	homepagetest.AssertHome(t, code, body)
 	assert.NotContains(t, body, "unavailable")
@@ -201,7 +207,7 @@ func TestHomepageAsksForThreeMysteryBooksForUserOne(t *testing.T) {
 	fake := &fakeRecommendations{handle: func(context.Context, *pb.RecommendationRequest) (*pb.RecommendationResponse, error) {
 		return &pb.RecommendationResponse{}, nil
 	}}
-	code, _ := get(marketplace.New(fake.start(t), homepage.Options{}))
+	code, _ := get(marketplace.New(fake.start(t), patient))
 	require.Equal(t, http.StatusOK, code)
 	reqs := fake.requests()
 	require.Len(t, reqs, 1)
@@ -216,7 +222,7 @@ func TestHomepageEscapesTitles(t *testing.T) {
 			{Id: 1, Title: `<script>alert("x")</script> & Co`},
 		}}, nil
 	}}
-	_, body := get(marketplace.New(fake.start(t), homepage.Options{}))
+	_, body := get(marketplace.New(fake.start(t), patient))
 	assert.NotContains(t, body, "<script>")
 	assert.Equal(t, []string{"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co"}, homepagetest.Items(body))
 }
@@ -282,7 +288,7 @@ func TestHomepageRecoversWhenRecommendationsComesBack(t *testing.T) {
 		}
 		return &pb.RecommendationResponse{Recommendations: []*pb.BookRecommendation{{Id: 1, Title: "The Maltese Falcon"}}}, nil
 	}}
-	h := marketplace.New(fake.start(t), homepage.Options{Logger: slog.New(slog.DiscardHandler)})
+	h := marketplace.New(fake.start(t), homepage.Options{Timeout: 10 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	code, body := get(h)
 	homepagetest.AssertDegraded(t, code, body)
 
@@ -296,7 +302,7 @@ func TestHomepageRecoversWhenRecommendationsComesBack(t *testing.T) {
 // time, reach the server over a single accepted connection.
 func TestHomepageRequestsShareOneConnection(t *testing.T) {
 	srv := grpctest.NewServer(t, registerRecommendations)
-	h := marketplace.New(srv.NewClient(t), homepage.Options{})
+	h := marketplace.New(srv.NewClient(t), patient)
 	var wg sync.WaitGroup
 	codes := make(chan int, 100)
 	for range 5 {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"time"
@@ -86,14 +87,10 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 // context ends, before it cancels them.
 const ShutdownTimeout = 5 * time.Second
 
-// ErrShutdownTimeout is what Serve returns when RPCs were still running
-// ShutdownTimeout after its context ended, and were cancelled.
-var ErrShutdownTimeout = errors.New("RPCs still in flight at the shutdown timeout were cancelled")
-
 // Serve serves s on lis until ctx is done, then stops it with Stop and
 // ShutdownTimeout, with chapter 1's serve.Until. It returns nil after a
-// graceful stop, ErrShutdownTimeout after a forced one, or the error that
-// stopped the server.
+// graceful stop, serve.ErrShutdownTimeout (wrapped) after a forced one, or
+// the error that stopped the server.
 func Serve(ctx context.Context, s *grpc.Server, lis net.Listener) error {
 	run := func() error {
 		// s.Serve returns nil once stopped, or ErrServerStopped if the stop
@@ -105,7 +102,7 @@ func Serve(ctx context.Context, s *grpc.Server, lis net.Listener) error {
 	}
 	stop := func() error {
 		if !Stop(s, ShutdownTimeout) {
-			return ErrShutdownTimeout
+			return fmt.Errorf("grpc: %w", serve.ErrShutdownTimeout)
 		}
 		return nil
 	}

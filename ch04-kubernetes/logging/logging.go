@@ -10,17 +10,20 @@ import (
 	"os"
 )
 
-// New returns a logger writing to f, in JSON unless f is a terminal.
+// New returns a logger writing to f, in JSON unless f is a terminal, at
+// level Info and above.
 func New(f *os.File) *slog.Logger {
-	return NewTo(f, IsTerminal(f))
+	return NewTo(f, IsTerminal(f), slog.LevelInfo)
 }
 
-// NewTo returns a logger writing to w, as text for a terminal or as JSON.
-func NewTo(w io.Writer, terminal bool) *slog.Logger {
+// NewTo returns a logger writing to w, as text for a terminal or as JSON,
+// at level and above.
+func NewTo(w io.Writer, terminal bool, level slog.Leveler) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if terminal {
-		return slog.New(slog.NewTextHandler(w, nil))
+		return slog.New(slog.NewTextHandler(w, opts))
 	}
-	return slog.New(slog.NewJSONHandler(w, nil))
+	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
 // IsTerminal reports whether f is a terminal (a character device).

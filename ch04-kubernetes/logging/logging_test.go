@@ -2,6 +2,7 @@ package logging_test
 
 import (
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,8 @@ func TestTextAtATerminal(t *testing.T) {
 	assert.True(t, logging.IsTerminal(tty))
 
 	var out strings.Builder
-	logging.NewTo(&out, true).Info("serving gRPC", "addr", "[::]:50051")
+	log := logging.NewTo(&out, true, slog.LevelInfo)
+	log.Debug("not shown below the level")
+	log.Info("serving gRPC", "addr", "[::]:50051")
 	assert.Regexp(t, `^time=\S+ level=INFO msg="serving gRPC" addr=\[::\]:50051\n$`, out.String())
 }

@@ -21,19 +21,25 @@ import (
 	"github.com/creack/pty"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
 )
 
 var update = flag.Bool("update", false, "rewrite the output in console blocks with what the commands print now")
 
-// waitBound bounds every wait: generous, since a first `go run` compiles,
-// and only ever reached when something is broken.
-const waitBound = 3 * time.Minute
+// waitBound bounds every wait for a command: generous, since a first
+// `go run` compiles, and only ever reached when something is broken;
+// stopBound, the wait for a killed command to be gone.
+const (
+	waitBound = 3 * time.Minute
+	stopBound = 10 * time.Second
+)
 
 func TestSessions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the docs' commands")
 	}
-	for _, port := range []string{"5000", "50051"} {
+	for _, port := range []string{"5000", "50051", "9090", "9091"} {
 		lis, err := net.Listen("tcp", ":"+port)
 		if err != nil {
 			unavailable(t, "port "+port+" is in use, and the docs' commands use the bookstore's default ports: "+
@@ -42,12 +48,16 @@ func TestSessions(t *testing.T) {
 		}
 		require.NoError(t, lis.Close())
 	}
+	proctest.TrackSources(t)
 	root, pages := readPages(t)
 	for _, p := range pages {
 		t.Run(p.path, func(t *testing.T) {
 			var edits []edit
 			for _, sec := range p.sections() {
-				edits = append(edits, runSection(t, root, p, sec)...)
+				if !slices.ContainsFunc(sec.blocks, func(b block) bool { return len(b.info) > 0 && b.info[0] == "console" }) {
+					continue
+				}
+				t.Run(sec.heading, func(t *testing.T) { edits = append(edits, runSection(t, root, p, sec)...) })
 			}
 			if *update && len(edits) > 0 {
 				slices.SortFunc(edits, func(a, b edit) int { return b.start - a.start })
@@ -82,6 +92,16 @@ func runSection(t *testing.T, root string, p page, sec section) (edits []edit) {
 	var serverSteps []step
 	defer func() {
 		for i, term := range slices.Backward(servers) { // last started, first stopped
+			// Press Ctrl+C once the server has printed what the page shows
+			// before the ^C, as a reader would.
+			before := 0
+			for _, line := range p.lines[serverSteps[i].start:serverSteps[i].end] {
+				if strings.HasPrefix(line, "^C") {
+					break
+				}
+				before++
+			}
+			term.waitFor(func(out string) bool { return strings.Count(out, "\n") >= before })
 			term.press("\x03") // Ctrl+C
 			edits = append(edits, check(t, p, serverSteps[i], term)...)
 		}
@@ -92,7 +112,7 @@ func runSection(t *testing.T, root string, p page, sec section) (edits []edit) {
 		}
 		for _, word := range b.info[1:] {
 			if name, ok := strings.CutPrefix(word, "needs="); ok && !has(name) {
-				unavailable(t, fmt.Sprintf("%s, section %q: %s is not installed", p.path, sec.heading, name))
+				unavailable(t, name+" is not installed")
 				return edits
 			}
 		}
@@ -152,12 +172,22 @@ func check(t *testing.T, p page, st step, term *terminal) []edit {
 }
 
 // volatile matches what changes from run to run although nothing is wrong:
-// times of day and durations.
-var volatile = regexp.MustCompile(`\d{4}[/-]\d\d[/-]\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?|\b\d+(\.\d+)?(ns|µs|ms|s)\b`)
+// times of day; timings (go test's "(0.00s)" and "\t0.012s" at the end of
+// a line, a log's duration=1.2ms); and the port after an IP address (a
+// client's port, which the kernel picks).
+var volatile = regexp.MustCompile(`\d{4}[/-]\d\d[/-]\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?` +
+	`|\(\d+\.\d\ds\)|\t\d+\.\d+s$|duration=\S+|(\d|\]):\d+\b`)
 
-func normalize(s string) string { return volatile.ReplaceAllString(s, "<volatile>") }
+func normalize(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = volatile.ReplaceAllString(l, "<volatile>")
+	}
+	return strings.Join(lines, "\n")
+}
 
-// has reports whether a needs= prerequisite is met here.
+// has reports whether a needs= prerequisite is met here, by the first
+// program of that name on PATH, as the reader's shell would find it.
 func has(name string) bool {
 	if name == "python-grpc" {
 		return exec.Command("python3", "-c", "import grpc, grpc_tools").Run() == nil
@@ -167,13 +197,14 @@ func has(name string) bool {
 }
 
 // unavailable skips what cannot run here, except in CI, which must run all.
+// (A skip ends the test only after the deferred stops of its servers.)
 func unavailable(t *testing.T, why string) {
 	t.Helper()
 	if os.Getenv("CI") != "" {
 		t.Error(why)
-	} else {
-		t.Log("skipped: " + why)
+		return
 	}
+	t.Skip(why)
 }
 
 // terminal is one command running in a pseudo-terminal of its own, as in a
@@ -194,6 +225,11 @@ func start(t *testing.T, dir, command string) *terminal {
 	t.Helper()
 	cmd := exec.Command("bash", "-c", command)
 	cmd.Dir = dir
+	// The reader's environment, less what would change what the commands
+	// print: the bookstore's own variables, a collector, extra go flags.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "RECOMMENDATIONS_") || strings.HasPrefix(kv, "OTEL_") || strings.HasPrefix(kv, "GOFLAGS=")
+	})
 	f, err := pty.Start(cmd) // a new session: Ctrl+C reaches everything it starts
 	require.NoError(t, err, "start a terminal for %q", command)
 	term := &terminal{cmd: cmd, pty: f, done: make(chan struct{}), arrived: make(chan struct{})}
@@ -247,10 +283,14 @@ func (term *terminal) waitFor(ok func(string) bool) bool {
 // turns into SIGINT for the command and everything it started.
 func (term *terminal) press(keys string) { _, _ = term.pty.WriteString(keys) }
 
-// kill kills the command and everything it started, and waits for them.
+// kill kills the command and everything it started, and waits, bounded,
+// for them to be gone.
 func (term *terminal) kill() {
 	_ = syscall.Kill(-term.cmd.Process.Pid, syscall.SIGKILL)
-	<-term.done
+	select {
+	case <-term.done:
+	case <-time.After(stopBound):
+	}
 }
 
 // output returns what the command printed, with the terminal's line

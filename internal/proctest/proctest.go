@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -45,6 +46,7 @@ var built struct {
 // directory; call Cleanup from TestMain to remove it.
 func Build(t testing.TB, pkgs ...string) []string {
 	t.Helper()
+	TrackSources(t)
 	built.Lock()
 	defer built.Unlock()
 	if built.dir == "" {
@@ -70,6 +72,32 @@ func Build(t testing.TB, pkgs ...string) []string {
 		built.paths[pkg], paths[i] = path, path
 	}
 	return paths
+}
+
+// TrackSources makes `go test`'s cache depend on the repository's files.
+// The cache keys a test's result on its own code and on the files the test
+// opens; a test that builds binaries with the go command, or runs the
+// docs' commands, depends on every source file without opening them, and
+// would report a cached pass after a change that breaks it. Looking at
+// each file (its size and time) puts it among the test's inputs.
+func TrackSources(t testing.TB) {
+	t.Helper()
+	root := ModuleRoot(t)
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() {
+			_, err = os.Stat(path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("proctest: %v", err)
+	}
 }
 
 // VerifyTestMain is the TestMain of a package whose tests run processes:

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/httpserver"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/serve"
 )
 
 func main() {
@@ -40,7 +42,10 @@ func main() {
 	// no serialisation, no partial failure.
 	page := homepage.New(catalog.NewRecommender(catalog.Seeded(*seed)), homepage.Options{})
 	fmt.Println("monolith: serving the bookstore on", httpserver.URL(lis.Addr()))
-	if err := httpserver.Serve(ctx, httpserver.New(page), lis); err != nil {
+	err = httpserver.Serve(ctx, httpserver.New(page), lis)
+	if errors.Is(err, serve.ErrShutdownTimeout) {
+		slog.Warn("stopped after the shutdown timeout", "timeout", httpserver.ShutdownTimeout, "err", err)
+	} else if err != nil {
 		slog.Error("serve", "err", err)
 		os.Exit(1)
 	}

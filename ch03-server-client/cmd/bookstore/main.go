@@ -19,8 +19,8 @@ import (
 
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/httpserver"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/serve"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/bookstore"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
 )
@@ -46,9 +46,9 @@ func main() {
 	fmt.Println("bookstore: recommendations serving gRPC on", grpcLis.Addr())
 	fmt.Println("bookstore: open", httpserver.URL(httpLis.Addr()), "in a browser; Ctrl+C stops both services")
 	recs := recommendations.NewServer(catalog.Seeded(*seed))
-	err = bookstore.Run(ctx, httpLis, grpcLis, recs, homepage.Options{})
-	if errors.Is(err, recommendations.ErrShutdownTimeout) {
-		slog.Warn("stopped after the shutdown timeout", "timeout", recommendations.ShutdownTimeout, "err", err)
+	err = bookstore.Run(ctx, httpLis, grpcLis, recs, bookstore.Options{})
+	if errors.Is(err, serve.ErrShutdownTimeout) {
+		slog.Warn("stopped after the shutdown timeouts", "err", err)
 	} else if err != nil {
 		fail("run", err)
 	}

@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/httpserver"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/serve"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
 )
 
@@ -49,7 +51,10 @@ func main() {
 	fmt.Println("marketplace: recommendations at", flags.Target)
 	fmt.Println("marketplace: serving on", httpserver.URL(lis.Addr()))
 	page := marketplace.New(conn, homepage.Options{})
-	if err := httpserver.Serve(ctx, httpserver.New(page), lis); err != nil {
+	err = httpserver.Serve(ctx, httpserver.New(page), lis)
+	if errors.Is(err, serve.ErrShutdownTimeout) {
+		slog.Warn("stopped after the shutdown timeout", "timeout", httpserver.ShutdownTimeout, "err", err)
+	} else if err != nil {
 		slog.Error("serve", "err", err)
 		os.Exit(1)
 	}

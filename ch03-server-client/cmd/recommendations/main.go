@@ -19,6 +19,7 @@ import (
 
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/serve"
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
 )
@@ -42,7 +43,7 @@ func main() {
 	pb.RegisterRecommendationsServer(s, recommendations.NewServer(catalog.Seeded(flags.Seed)))
 	fmt.Println("recommendations: serving gRPC on", lis.Addr())
 	err = recommendations.Serve(ctx, s, lis)
-	if errors.Is(err, recommendations.ErrShutdownTimeout) {
+	if errors.Is(err, serve.ErrShutdownTimeout) {
 		slog.Warn("stopped after the shutdown timeout", "timeout", recommendations.ShutdownTimeout, "err", err)
 	} else if err != nil {
 		slog.Error("serve", "err", err)

@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"net"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/httpserver"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/serve"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
 	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/balancing"
 	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/healthz"
@@ -52,7 +54,10 @@ func main() {
 	}
 	page := marketplace.New(conn, homepage.Options{Logger: log})
 	log.Info("serving HTTP", "addr", lis.Addr().String(), "url", httpserver.URL(lis.Addr()), "recommendations", flags.Target)
-	if err := httpserver.Serve(ctx, httpserver.New(healthz.Mount(page)), lis); err != nil {
+	err = httpserver.Serve(ctx, httpserver.New(healthz.Mount(page)), lis)
+	if errors.Is(err, serve.ErrShutdownTimeout) {
+		log.Warn("stopped after the shutdown timeout", "timeout", httpserver.ShutdownTimeout, "err", err)
+	} else if err != nil {
 		log.Error("serve", "err", err)
 		os.Exit(1)
 	}

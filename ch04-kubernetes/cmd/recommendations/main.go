@@ -16,6 +16,7 @@ import (
 
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/serve"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
 	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/grpcserver"
 	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/logging"
@@ -41,7 +42,7 @@ func main() {
 	s := grpcserver.New(recommendations.NewServer(catalog.Seeded(flags.Seed)), grpcserver.DefaultLimits())
 	log.Info("serving gRPC", "addr", lis.Addr().String())
 	err = s.Serve(ctx, lis)
-	if errors.Is(err, recommendations.ErrShutdownTimeout) {
+	if errors.Is(err, serve.ErrShutdownTimeout) {
 		log.Warn("stopped after the shutdown timeout", "timeout", recommendations.ShutdownTimeout, "err", err)
 	} else if err != nil {
 		log.Error("serve", "err", err)
