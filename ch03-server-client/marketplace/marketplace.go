@@ -140,7 +140,8 @@ func Connect(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	// 1.6 times more each time, up to two minutes. After a long outage a
 	// restarted Recommendations would wait that long for the page to come
 	// back. A page should recover at once, and a refused connection costs
-	// next to nothing, so the Marketplace retries at least every second.
+	// next to nothing, so the Marketplace retries about every second (the
+	// cap, plus up to 20% of random jitter).
 	params := grpc.ConnectParams{
 		Backoff: backoff.Config{
 			BaseDelay:  250 * time.Millisecond,

@@ -1,10 +1,11 @@
 // Package cost_test measures what chapter 5's instrumentation costs: a
 // Recommend call and a whole homepage over bufconn, bare (as in chapter
 // 3), with the hand-written interceptors, with go-grpc-middleware's, and
-// with tracing on top, recording every span.
+// with tracing on top: its instruments with a no-op tracer, then recording
+// one trace in ten, then every trace.
 //
-//	go test -run '^$' -bench . -benchmem -count 10 ./ch05-observability/cost/ > cost.txt
-//	go tool benchstat cost.txt
+//	go test -run '^$' -bench . -benchmem -count 10 ./ch05-observability/cost/ > /tmp/cost.txt
+//	go tool benchstat /tmp/cost.txt
 package cost_test
 
 import (
@@ -50,32 +51,34 @@ func (discard) Shutdown(context.Context) error                          { return
 func layers(b *testing.B) []layer {
 	// Logs go nowhere, but are formatted, as in production.
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	tp := trace.NewTracerProvider(trace.WithBatcher(discard{}))
-	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	traced := tracing.New(tp)
 	handwritten := func() []grpc.ServerOption {
 		return interceptors.ServerOptions(log, interceptors.NewServerMetrics(metrics.NewRegistry()))
 	}
 	clientChain := func() []grpc.DialOption {
 		return interceptors.DialOptions(interceptors.NewClientMetrics(metrics.NewRegistry()))
 	}
-	none := func(h http.Handler) http.Handler { return h }
+	traced := func(name string, tr tracing.Tracing) layer {
+		return layer{name, func() []grpc.ServerOption {
+			return append(handwritten(), tr.ServerOption())
+		}, func() []grpc.DialOption {
+			return append(clientChain(), tr.DialOption())
+		}, func(h http.Handler) http.Handler { return tr.Handler(requestid.Middleware(h), "homepage") }}
+	}
+	sampled := func(fraction float64) tracing.Tracing {
+		tp := trace.NewTracerProvider(trace.WithBatcher(discard{}),
+			trace.WithSampler(trace.ParentBased(trace.TraceIDRatioBased(fraction))))
+		b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+		return tracing.New(tp)
+	}
 	return []layer{
-		{"bare", func() []grpc.ServerOption { return nil }, func() []grpc.DialOption { return nil }, none},
+		{"bare", func() []grpc.ServerOption { return nil }, func() []grpc.DialOption { return nil }, func(h http.Handler) http.Handler { return h }},
 		{"handwritten", handwritten, clientChain, requestid.Middleware},
 		{"middleware", func() []grpc.ServerOption { return middleware.ServerOptions(log, metrics.NewRegistry()) }, clientChain, requestid.Middleware},
-		{"handwritten+tracing-off", func() []grpc.ServerOption {
-			return append(handwritten(), tracing.New(noop.NewTracerProvider()).ServerOption())
-		}, func() []grpc.DialOption {
-			return append(clientChain(), tracing.New(noop.NewTracerProvider()).DialOption())
-		}, func(h http.Handler) http.Handler {
-			return tracing.New(noop.NewTracerProvider()).Handler(requestid.Middleware(h), "homepage")
-		}},
-		{"handwritten+tracing", func() []grpc.ServerOption {
-			return append(handwritten(), traced.ServerOption())
-		}, func() []grpc.DialOption {
-			return append(clientChain(), traced.DialOption())
-		}, func(h http.Handler) http.Handler { return traced.Handler(requestid.Middleware(h), "homepage") }},
+		// The tracing instruments with a tracer that records nothing: their
+		// own cost, which the binaries do not pay when tracing is off.
+		traced("handwritten+tracing-noop", tracing.New(noop.NewTracerProvider())),
+		traced("handwritten+tracing-10%", sampled(0.1)),
+		traced("handwritten+tracing-all", sampled(1)),
 	}
 }
 
