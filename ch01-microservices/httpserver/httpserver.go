@@ -59,13 +59,19 @@ func New(h http.Handler) *http.Server {
 // stop, serve.ErrShutdownTimeout (wrapped) after a forced one, or the
 // error that stopped the server.
 func Serve(ctx context.Context, srv *http.Server, lis net.Listener) error {
+	return ServeWith(ctx, srv, lis, func() error { return Shutdown(srv, ShutdownTimeout) })
+}
+
+// ServeWith serves srv on lis until ctx is done, then calls stop, which
+// must stop srv; with serve.Until. Later chapters stop differently.
+func ServeWith(ctx context.Context, srv *http.Server, lis net.Listener, stop func() error) error {
 	run := func() error {
 		if err := srv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
 	}
-	return serve.Until(ctx, run, func() error { return Shutdown(srv, ShutdownTimeout) })
+	return serve.Until(ctx, run, stop)
 }
 
 // Shutdown stops srv: it stops accepting connections and lets requests in

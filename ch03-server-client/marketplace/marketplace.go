@@ -156,6 +156,12 @@ func Connect(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	opts = append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithConnectParams(params),
+		// The client's settings are all here, in code. Without this, gRPC's
+		// dns resolver (the default, for a target like localhost:50051)
+		// would also ask DNS for a service config, a TXT record named
+		// _grpc_config.<host>: a query that leaves the machine at every
+		// lookup, for settings whoever runs the zone could change.
+		grpc.WithDisableServiceConfig(),
 	}, opts...)
 	conn, err := grpc.NewClient(target, opts...)
 	if err != nil {

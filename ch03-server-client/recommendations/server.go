@@ -88,21 +88,26 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 const ShutdownTimeout = 5 * time.Second
 
 // Serve serves s on lis until ctx is done, then stops it with Stop and
-// ShutdownTimeout, with chapter 1's serve.Until. It returns nil after a
-// graceful stop, serve.ErrShutdownTimeout (wrapped) after a forced one, or
-// the error that stopped the server.
+// ShutdownTimeout. It returns nil after a graceful stop,
+// serve.ErrShutdownTimeout (wrapped) after a forced one, or the error that
+// stopped the server.
 func Serve(ctx context.Context, s *grpc.Server, lis net.Listener) error {
+	return ServeWith(ctx, s, lis, func() error {
+		if !Stop(s, ShutdownTimeout) {
+			return fmt.Errorf("grpc: %w", serve.ErrShutdownTimeout)
+		}
+		return nil
+	})
+}
+
+// ServeWith serves s on lis until ctx is done, then calls stop, which must
+// stop s; with chapter 1's serve.Until. Later chapters stop differently.
+func ServeWith(ctx context.Context, s *grpc.Server, lis net.Listener, stop func() error) error {
 	run := func() error {
 		// s.Serve returns nil once stopped, or ErrServerStopped if the stop
 		// came first; either way the stop was asked for.
 		if err := s.Serve(lis); !errors.Is(err, grpc.ErrServerStopped) {
 			return err
-		}
-		return nil
-	}
-	stop := func() error {
-		if !Stop(s, ShutdownTimeout) {
-			return fmt.Errorf("grpc: %w", serve.ErrShutdownTimeout)
 		}
 		return nil
 	}

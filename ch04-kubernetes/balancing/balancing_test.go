@@ -83,6 +83,7 @@ func TestRoundRobinFollowsTheDNSName(t *testing.T) {
 		return backends["127.0.0.2"].Load() == before
 	})
 	t.Logf("calls per replica: %v", counts(backends))
+	assert.Zero(t, zone.txt.Load(), "the client's service config is its own: DNS is never asked for one")
 }
 
 // startBackends starts a Recommendations server on each address, on one
@@ -145,6 +146,7 @@ type zone struct {
 	name dnsmessage.Name
 	mu   sync.Mutex
 	ips  []net.IP
+	txt  atomic.Int64 // TXT queries: where gRPC would look for a service config
 }
 
 func newZone(name string, ips ...string) *zone {
@@ -200,6 +202,9 @@ func (z *zone) answer(query []byte) ([]byte, error) {
 	q, err := p.Question()
 	if err != nil {
 		return nil, err
+	}
+	if q.Type == dnsmessage.TypeTXT {
+		z.txt.Add(1)
 	}
 	rcode := dnsmessage.RCodeSuccess
 	if q.Name != z.name {

@@ -7,15 +7,9 @@
 package containers_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net"
-	"os"
-	"os/exec"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -32,117 +26,64 @@ import (
 
 func TestMain(m *testing.M) { proctest.VerifyTestMain(m) }
 
-// stack is one compose project of the bookstore.
-type stack struct {
-	t       *testing.T
-	compose []string // the compose command
-	project string
-	env     []string
-	url     string // the Marketplace's page, on the published port
-}
-
-// run runs compose with args for this project, bounded, and returns its
-// output, failing the test on an error.
-func (s *stack) run(args ...string) string {
-	s.t.Helper()
-	args = append(slices.Clone(s.compose[1:]), append([]string{"-p", s.project, "-f", "ch04-kubernetes/docker-compose.yaml"}, args...)...)
-	cmd := exec.Command(s.compose[0], args...)
-	cmd.Dir = proctest.ModuleRoot(s.t)
-	cmd.Env = append(os.Environ(), s.env...)
-	timer := time.AfterFunc(dockertest.Timeout, func() { _ = cmd.Process.Kill() })
-	defer timer.Stop()
-	out, err := cmd.CombinedOutput()
-	require.NoError(s.t, err, "%s %s:\n%s", s.compose[0], strings.Join(args, " "), out)
-	return string(out)
-}
-
-// containers returns the IDs of service's running containers.
-func (s *stack) containers(service string) []string {
-	s.t.Helper()
-	return strings.Fields(dockertest.Docker(s.t, "ps", "-q",
-		"--filter", "label=com.docker.compose.project="+s.project,
-		"--filter", "label=com.docker.compose.service="+service))
-}
-
-// ip returns a container's address on the project's network.
-func (s *stack) ip(id string) string {
-	s.t.Helper()
-	return strings.TrimSpace(dockertest.Docker(s.t, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id))
-}
-
-// page fetches the homepage.
-func (s *stack) page() (int, string) {
-	s.t.Helper()
-	return proctest.Get(s.t, s.url)
-}
-
 func TestComposeStack(t *testing.T) {
 	compose := dockertest.Engine(t)
 	dockertest.BaseImages(t)
 	proxy := dockertest.ModuleProxy(t)
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	tag := "test-" + hex.EncodeToString(suffix)
+	tag := "test-" + dockertest.RandomSuffix()
 	for _, svc := range []string{"recommendations", "marketplace"} {
 		dockertest.Build(t, "ch04-kubernetes/"+svc+".Dockerfile", "bookstore/"+svc+":"+tag, proxy)
 	}
-
-	s := &stack{t: t, compose: compose, project: "bookstore" + tag[5:],
-		env: []string{"BOOKSTORE_TAG=" + tag, "MARKETPLACE_PORT=" + freePort(t)}}
-	s.url = "http://127.0.0.1:" + strings.TrimPrefix(s.env[1], "MARKETPLACE_PORT=") + "/"
-	t.Cleanup(func() {
-		s.run("down", "--volumes", "--remove-orphans", "--timeout", "10")
-		// down leaves nothing behind: no container, no network.
-		assert.Empty(t, dockertest.Docker(t, "ps", "-aq", "--filter", "label=com.docker.compose.project="+s.project))
-		assert.Empty(t, dockertest.Docker(t, "network", "ls", "-q", "--filter", "label=com.docker.compose.project="+s.project))
-	})
+	port := dockertest.FreePort(t)
+	s := dockertest.NewStack(t, compose, "ch04-kubernetes/docker-compose.yaml", "BOOKSTORE_TAG="+tag, "MARKETPLACE_PORT="+port)
+	url := "http://127.0.0.1:" + port + "/"
 
 	// Three replicas of Recommendations from the start; compose starts the
 	// Marketplace once they are healthy.
-	s.run("up", "--detach", "--no-build", "--scale", "recommendations=3")
-	waitUntil(t, "the Marketplace is healthy", func() bool {
-		return probe.HTTP(grpctest.Context(t), strings.TrimSuffix(s.url, "/")+"/healthz") == nil
+	s.Run("up", "--detach", "--no-build", "--scale", "recommendations=3")
+	dockertest.WaitUntil(t, "the Marketplace is healthy", func() bool {
+		return probe.HTTP(grpctest.Context(t), url+"healthz") == nil
 	})
-	status, body := s.page()
+	status, body := proctest.Get(t, url)
 	homepagetest.AssertHome(t, status, body)
 
 	// The Marketplace found Recommendations by its service name.
-	assert.Contains(t, s.run("logs", "--no-color", "marketplace"), `"recommendations":"recommendations:50051"`)
+	assert.Contains(t, s.Run("logs", "--no-color", "marketplace"), `"recommendations":"recommendations:50051"`)
 
 	// Each replica reports SERVING, to compose's healthcheck and to us.
-	replicas := s.containers("recommendations")
+	replicas := s.Containers("recommendations")
 	require.Len(t, replicas, 3)
 	for _, id := range replicas {
-		waitUntil(t, "replica "+id+" is healthy", func() bool {
+		dockertest.WaitUntil(t, "replica "+id+" is healthy", func() bool {
 			return strings.TrimSpace(dockertest.Docker(t, "inspect", "-f", "{{.State.Health.Status}}", id)) == "healthy"
 		})
-		assert.NoError(t, probe.GRPC(grpctest.Context(t), net.JoinHostPort(s.ip(id), "50051"), ""))
+		assert.NoError(t, probe.GRPC(grpctest.Context(t), net.JoinHostPort(s.IP(id), "50051"), ""))
 	}
 
 	// Round robin through the DNS name: every replica serves some of the
 	// Marketplace's calls, which each one's channelz counts.
-	mkt := s.containers("marketplace")
+	mkt := s.Containers("marketplace")
 	require.Len(t, mkt, 1)
-	mktIP := s.ip(mkt[0])
+	mktIP := s.IP(mkt[0])
 	for range 30 {
-		status, body = s.page()
+		status, body = proctest.Get(t, url)
 		homepagetest.AssertHome(t, status, body)
 	}
 	for _, id := range replicas {
-		assert.Positive(t, callsFrom(t, s.ip(id), mktIP), "replica %s got none of the Marketplace's calls", id)
+		assert.Positive(t, callsFrom(t, s.IP(id), mktIP), "replica %s got none of the Marketplace's calls", id)
 	}
 
 	// One replica stops (SIGTERM, as a rolling update does): the others
 	// carry the page, whole.
 	dockertest.Docker(t, "stop", "--time", "10", replicas[0])
 	for range 20 {
-		status, body = s.page()
+		status, body = proctest.Get(t, url)
 		homepagetest.AssertHome(t, status, body)
 	}
 
 	// All of Recommendations stops: the page degrades, and stays up.
-	s.run("stop", "recommendations")
-	status, body = s.page()
+	s.Run("stop", "recommendations")
+	status, body = proctest.Get(t, url)
 	homepagetest.AssertDegraded(t, status, body)
 }
 
@@ -171,28 +112,4 @@ func callsFrom(t *testing.T, ip, from string) int64 {
 		}
 	}
 	return calls
-}
-
-// waitUntil polls ok until it holds, or fails the test after a bound.
-func waitUntil(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		<-tick.C
-	}
-}
-
-// freePort returns a TCP port nothing listens on right now.
-func freePort(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer lis.Close()
-	_, port, _ := net.SplitHostPort(lis.Addr().String())
-	return port
 }

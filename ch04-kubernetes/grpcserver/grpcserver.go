@@ -114,6 +114,7 @@ type Server struct {
 	Health *health.Server
 
 	maxConns int
+	names    []string // services registered with Register
 }
 
 // New returns a Server for recs within l; opts are added after l's
@@ -137,11 +138,24 @@ func New(recs pb.RecommendationsServer, l Limits, opts ...grpc.ServerOption) *Se
 	return s
 }
 
-// setStatus sets the status of the whole server ("") and of the
-// Recommendations service by name, the two a client may ask about.
+// Register registers a further service on the server, as a generated
+// RegisterXServer function does, and has health report its status by
+// name along with the others. Call it before Serve.
+func (s *Server) Register(desc *grpc.ServiceDesc, impl any) {
+	s.Server.RegisterService(desc, impl)
+	s.names = append(s.names, desc.ServiceName)
+	s.Health.SetServingStatus(desc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
+}
+
+// setStatus sets the status of the whole server (""), of the
+// Recommendations service and of those added with Register, by name: what
+// a client may ask about.
 func (s *Server) setStatus(st healthpb.HealthCheckResponse_ServingStatus) {
 	s.Health.SetServingStatus("", st)
 	s.Health.SetServingStatus(pb.Recommendations_ServiceDesc.ServiceName, st)
+	for _, name := range s.names {
+		s.Health.SetServingStatus(name, st)
+	}
 }
 
 // Serve serves on lis, at most MaxConnections connections at once, until
@@ -150,4 +164,12 @@ func (s *Server) setStatus(st healthpb.HealthCheckResponse_ServingStatus) {
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	s.setStatus(healthpb.HealthCheckResponse_SERVING)
 	return recommendations.Serve(ctx, s.Server, netutil.LimitListener(lis, s.maxConns))
+}
+
+// ServeWith is Serve with a stop of the caller's: when ctx ends it calls
+// stop, which must stop s.Server (chapter 6 reports NOT_SERVING first, and
+// waits longer).
+func (s *Server) ServeWith(ctx context.Context, lis net.Listener, stop func() error) error {
+	s.setStatus(healthpb.HealthCheckResponse_SERVING)
+	return recommendations.ServeWith(ctx, s.Server, netutil.LimitListener(lis, s.maxConns), stop)
 }

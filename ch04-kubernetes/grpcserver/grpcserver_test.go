@@ -48,17 +48,21 @@ func newServer(l grpcserver.Limits) *grpcserver.Server {
 }
 
 // Health reports NOT_SERVING until the server serves, then SERVING, for
-// the whole server and for the Recommendations service by name.
+// the whole server and for each service by name, Recommendations and one
+// added with Register.
 func TestHealthIsServingOnceServing(t *testing.T) {
 	s := newServer(grpcserver.DefaultLimits())
-	for _, service := range []string{"", "Recommendations"} {
+	another := pb.Recommendations_ServiceDesc
+	another.ServiceName = "test.Another"
+	s.Register(&another, recommendations.NewServer(nil))
+	for _, service := range []string{"", "Recommendations", "test.Another"} {
 		resp, err := s.Health.Check(t.Context(), &healthpb.HealthCheckRequest{Service: service})
 		require.NoError(t, err)
 		assert.Equal(t, healthpb.HealthCheckResponse_NOT_SERVING, resp.GetStatus(), "before Serve, %q", service)
 	}
 
 	health := healthpb.NewHealthClient(grpctest.NewClient(t, serve(t, s)))
-	for _, service := range []string{"", "Recommendations"} {
+	for _, service := range []string{"", "Recommendations", "test.Another"} {
 		resp, err := health.Check(grpctest.Context(t), &healthpb.HealthCheckRequest{Service: service})
 		require.NoError(t, err)
 		assert.Equal(t, healthpb.HealthCheckResponse_SERVING, resp.GetStatus(), "serving, %q", service)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,9 +95,9 @@ func TestHomepageThroughput(t *testing.T) {
 	cpuPerPage := map[string][]float64{} // µs: recommendations, marketplace, load generator
 	for range *loadRounds {
 		for _, s := range stacks {
-			before, self := cpu(t, s.pids), cpu(t, []int{os.Getpid()})
+			before, self := pageload.CPUSeconds(t, s.pids...), pageload.CPUSeconds(t, os.Getpid())
 			r := pageload.Run(t.Context(), nil, s.url, *loadPages, *loadWorkers, 5*time.Minute)
-			after, selfAfter := cpu(t, s.pids), cpu(t, []int{os.Getpid()})
+			after, selfAfter := pageload.CPUSeconds(t, s.pids...), pageload.CPUSeconds(t, os.Getpid())
 			assert.Zero(t, r.Failures, "%s: %v", s.name, r)
 			perSecond[s.name] = append(perSecond[s.name], r.PerSecond())
 			per := func(a, b float64) float64 { return 1e6 * (b - a) / float64(r.Pages) }
@@ -106,7 +105,7 @@ func TestHomepageThroughput(t *testing.T) {
 		}
 	}
 
-	median := func(xs []float64) float64 { s := slices.Sorted(slices.Values(xs)); return s[len(s)/2] }
+	median := pageload.Median
 	base := median(perSecond[stacks[0].name])
 	var table strings.Builder
 	table.WriteString("| stack | pages/s (median) | vs chapter 3 | CPU µs a page: recommendations | marketplace | load generator |\n")
@@ -128,22 +127,4 @@ func cmp(s, otherwise string) string {
 		return otherwise
 	}
 	return s
-}
-
-// cpu returns each process's CPU seconds so far, user and system, from
-// /proc.
-func cpu(t *testing.T, pids []int) []float64 {
-	t.Helper()
-	var out []float64
-	for _, pid := range pids {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			t.Fatalf("CPU time of %d: %v", pid, err)
-		}
-		f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-		utime, _ := strconv.ParseFloat(f[11], 64)
-		stime, _ := strconv.ParseFloat(f[12], 64)
-		out = append(out, (utime+stime)/100) // clock ticks: 100 a second on Linux
-	}
-	return out
 }

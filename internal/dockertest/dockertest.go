@@ -109,10 +109,15 @@ func Docker(t *testing.T, args ...string) string {
 	return out
 }
 
+// contextWithTimeout bounds one docker command.
+func contextWithTimeout() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), Timeout)
+}
+
 // command runs name with args in the repository root, bounded by Timeout.
 func command(t *testing.T, name string, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	ctx, cancel := contextWithTimeout()
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = proctest.ModuleRoot(t)
@@ -290,13 +295,17 @@ func ModuleProxy(t *testing.T) string {
 // it every intermediate image the build made: the build stage is tagged
 // too (as tag-build), since `docker rmi` removes only the untagged
 // ancestors of what it removes, and the build stage is no ancestor of the
-// final image.
-func Build(t *testing.T, dockerfile, tag, proxy string) {
+// final image. Each of buildArgs ("NAME=value") is passed with
+// --build-arg.
+func Build(t *testing.T, dockerfile, tag, proxy string, buildArgs ...string) {
 	t.Helper()
 	start := time.Now()
 	for _, target := range [][]string{{"--target", "build", "-t", tag + "-build"}, {"-t", tag}} {
 		t.Cleanup(func() { _, _ = command(t, "docker", "rmi", target[len(target)-1]) })
 		args := []string{"build", "--network", "host", "--build-arg", "GOPROXY=" + proxy, "--force-rm", "-f", dockerfile}
+		for _, a := range buildArgs {
+			args = append(args, "--build-arg", a)
+		}
 		Docker(t, append(append(args, target...), ".")...)
 	}
 	t.Logf("built %s from %s in %v", tag, dockerfile, time.Since(start).Round(time.Second))

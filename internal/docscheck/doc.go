@@ -11,10 +11,10 @@
 // Lines that start with "$ " are commands, run by bash; the lines after a
 // command are what it prints, standard output and standard error together,
 // as a terminal shows them. The output must match exactly, except for what
-// changes from run to run although nothing is wrong: times of day, timings
-// (go test's "(0.00s)" and its time at the end of a line, a log's
-// duration=), and the port after an IP address (127.0.0.1:53122), which
-// match any other. So write what a real run prints; to keep it repeatable,
+// changes from run to run although nothing is wrong: dates and times of
+// day, timings (go test's "(0.00s)" and its time at the end of a line, a
+// log's duration=), a certificate's random serial=, and the port after an
+// IP address (127.0.0.1:53122), which match any other. So write what a real run prints; to keep it repeatable,
 // give a command a flag a reader can use too, such as -seed.
 //
 // Words after "console" in the fence's info string change that:

@@ -172,11 +172,12 @@ func check(t *testing.T, p page, st step, term *terminal) []edit {
 }
 
 // volatile matches what changes from run to run although nothing is wrong:
-// times of day; timings (go test's "(0.00s)" and "\t0.012s" at the end of
-// a line, a log's duration=1.2ms); and the port after an IP address (a
-// client's port, which the kernel picks).
-var volatile = regexp.MustCompile(`\d{4}[/-]\d\d[/-]\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?` +
-	`|\(\d+\.\d\ds\)|\t\d+\.\d+s$|duration=\S+|(\d|\]):\d+\b`)
+// dates and times of day; timings (go test's "(0.00s)" and "\t0.012s" at
+// the end of a line, a log's duration=1.2ms); a certificate's random
+// serial=; and the port after an IP address (a client's port, which the
+// kernel picks).
+var volatile = regexp.MustCompile(`\d{4}[/-]\d\d[/-]\d\d([ T]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?)?` +
+	`|\(\d+\.\d\ds\)|\t\d+\.\d+s$|duration=\S+|serial=\S+|(\d|\]):\d+\b`)
 
 func normalize(s string) string {
 	lines := strings.Split(s, "\n")

@@ -9,10 +9,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 )
 
@@ -41,22 +44,29 @@ func Run(ctx context.Context, client *http.Client, url string, pages, workers in
 		client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 	}
 	defer client.CloseIdleConnections()
+	return Loop(ctx, pages, workers, limit, func(ctx context.Context) bool { return fetch(ctx, client, url) })
+}
+
+// Loop is Run's closed loop for any operation: workers goroutines call op
+// again and again until n calls are done or limit passes. A call that
+// returns false is a failure; Pages counts the others.
+func Loop(ctx context.Context, n, workers int, limit time.Duration, op func(context.Context) bool) Result {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	var (
 		next      atomic.Int64
 		failures  atomic.Int64
 		mu        sync.Mutex
-		latencies = make([]time.Duration, 0, pages)
+		latencies = make([]time.Duration, 0, n)
 		wg        sync.WaitGroup
 	)
 	start := time.Now()
 	for range workers {
 		wg.Go(func() {
 			var mine []time.Duration
-			for next.Add(1) <= int64(pages) && ctx.Err() == nil {
+			for next.Add(1) <= int64(n) && ctx.Err() == nil {
 				t0 := time.Now()
-				if fetch(ctx, client, url) {
+				if op(ctx) {
 					mine = append(mine, time.Since(t0))
 				} else {
 					failures.Add(1)
@@ -75,6 +85,34 @@ func Run(ctx context.Context, client *http.Client, url string, pages, workers in
 		r.P99 = latencies[len(latencies)*99/100]
 	}
 	return r
+}
+
+// CPUSeconds returns each process's CPU time so far, user and system, in
+// seconds, from Linux's /proc: what a load run divides by the work done.
+// It fails the test if a process is gone.
+func CPUSeconds(t testing.TB, pids ...int) []float64 {
+	t.Helper()
+	var out []float64
+	for _, pid := range pids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatalf("CPU time of %d: %v", pid, err)
+		}
+		// The fields after the command's name, which is in parentheses and
+		// may hold spaces; utime and stime are the 14th and 15th fields.
+		f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+		utime, _ := strconv.ParseFloat(f[11], 64)
+		stime, _ := strconv.ParseFloat(f[12], 64)
+		out = append(out, (utime+stime)/100) // clock ticks: 100 a second on Linux
+	}
+	return out
+}
+
+// Median returns the median of xs (the upper one of an even count), the
+// figure load runs report, since a busy machine makes some rounds slow.
+func Median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	return s[len(s)/2]
 }
 
 func fetch(ctx context.Context, client *http.Client, url string) bool {

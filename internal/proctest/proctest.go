@@ -139,6 +139,7 @@ func Start(t testing.TB, bin string, args []string, env ...string) *Process {
 	t.Helper()
 	p := &Process{cmd: exec.Command(bin, args...), done: make(chan struct{}), changed: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), env...)
+	dieWithParent(p.cmd)
 	pr, pw := io.Pipe()
 	p.cmd.Stdout, p.cmd.Stderr = pw, pw
 	if err := p.cmd.Start(); err != nil {
@@ -208,10 +209,33 @@ func (p *Process) WaitFor(t testing.TB, re *regexp.Regexp) []string {
 // exit code (-1 if a signal killed it).
 func (p *Process) Signal(t testing.TB, sig syscall.Signal) int {
 	t.Helper()
+	p.Send(t, sig)
+	return p.Wait(t)
+}
+
+// Send sends sig to the process and returns at once, for a test that
+// watches what the process does next.
+func (p *Process) Send(t testing.TB, sig syscall.Signal) {
+	t.Helper()
 	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		t.Fatalf("proctest: signal: %v", err)
 	}
-	return p.Wait(t)
+}
+
+// Exited reports whether the process has exited.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Signaled reports whether a signal killed the process; call it after Wait.
+func (p *Process) Signaled() bool {
+	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled()
 }
 
 // Wait waits for the process to exit on its own and returns its exit code.

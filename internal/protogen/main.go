@@ -23,18 +23,19 @@ import (
 
 func main() {
 	include := flag.String("I", ".", "directory that holds the .proto files")
+	dir := flag.String("C", ".", "directory to run protoc in: the root of the output, and of -I and the files")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "protogen: name at least one .proto file")
 		os.Exit(2)
 	}
-	if err := run(*include, flag.Args()); err != nil {
+	if err := run(*dir, *include, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "protogen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(include string, files []string) error {
+func run(dir, include string, files []string) error {
 	protoc, err := exec.LookPath("protoc")
 	if err != nil {
 		return errors.New("protoc not found on PATH; install it with `apt-get install protobuf-compiler` (Debian/Ubuntu) or `brew install protobuf` (macOS)")
@@ -53,6 +54,7 @@ func run(include string, files []string) error {
 	)
 	args = append(args, files...)
 	cmd := exec.Command(protoc, args...)
+	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("protoc %s: %w", strings.Join(files, " "), err)

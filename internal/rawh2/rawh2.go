@@ -1,10 +1,13 @@
 // Package rawh2 speaks just enough HTTP/2 to start gRPC calls that never
 // send their request: the stuck and flooding clients that tests of a
-// server's limits need, and that a well-behaved gRPC client cannot be.
+// server's limits need, and that a well-behaved gRPC client cannot be. It
+// can also send a call's request later, at a moment the test chooses (a
+// call in flight while a server shuts down), and read its answer.
 package rawh2
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -16,10 +19,11 @@ import (
 
 // Conn is a client's HTTP/2 connection to a gRPC server.
 type Conn struct {
-	c    net.Conn
-	fr   *http2.Framer
-	next uint32 // the next stream ID: clients use odd ones
-	ping byte
+	c       net.Conn
+	fr      *http2.Framer
+	next    uint32 // the next stream ID: clients use odd ones
+	ping    byte
+	replies map[uint32]*Reply // what each stream has received so far
 }
 
 // Open starts HTTP/2 on c: the client preface and an empty SETTINGS frame.
@@ -32,12 +36,21 @@ func Open(c net.Conn, deadline time.Time) (*Conn, error) {
 		return nil, err
 	}
 	fr := http2.NewFramer(c, c)
-	return &Conn{c: c, fr: fr, next: 1}, fr.WriteSettings()
+	// Header blocks are decoded as they arrive, every one of them, since
+	// HPACK's table depends on all that came before.
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	return &Conn{c: c, fr: fr, next: 1, replies: map[uint32]*Reply{}}, fr.WriteSettings()
 }
 
 // Start sends the headers of a gRPC call to method on a new stream, and
 // nothing after them: the server waits for a request that never comes.
 func (c *Conn) Start(method string) error {
+	_, err := c.Begin(method)
+	return err
+}
+
+// Begin is Start, returning the new stream's ID for Send and Await.
+func (c *Conn) Begin(method string) (uint32, error) {
 	var block bytes.Buffer
 	enc := hpack.NewEncoder(&block)
 	for _, f := range [][2]string{
@@ -45,12 +58,44 @@ func (c *Conn) Start(method string) error {
 		{"content-type", "application/grpc"}, {"te", "trailers"},
 	} {
 		if err := enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	id := c.next
 	c.next += 2
-	return c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndHeaders: true})
+	c.replies[id] = &Reply{}
+	return id, c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndHeaders: true})
+}
+
+// Send sends msg, a serialized protobuf message, as the request of stream
+// id, framed as gRPC frames it (a byte saying it is not compressed, then
+// its length), and ends the client's side of the stream.
+func (c *Conn) Send(id uint32, msg []byte) error {
+	frame := make([]byte, 5, 5+len(msg))
+	binary.BigEndian.PutUint32(frame[1:], uint32(len(msg)))
+	return c.fr.WriteData(id, true, append(frame, msg...))
+}
+
+// Reply is what the server sent on one stream.
+type Reply struct {
+	// Data is the response's bytes: gRPC's 5-byte prefix, then the message.
+	Data []byte
+	// Status and Message are the grpc-status and grpc-message trailers.
+	Status, Message string
+	// Reset is set when the server reset the stream (RST_STREAM).
+	Reset bool
+	done  bool
+}
+
+// Await reads until stream id ends, with its trailers or a reset, and
+// returns what the server sent on it.
+func (c *Conn) Await(id uint32) (Reply, error) {
+	r, ok := c.replies[id]
+	if !ok {
+		return Reply{}, fmt.Errorf("rawh2: no stream %d", id)
+	}
+	_, err := c.read(func(http2.Frame) bool { return r.done })
+	return *r, err
 }
 
 // Seen is what the server sent, as Sync and Await read it.
@@ -107,6 +152,30 @@ func (c *Conn) read(done func(http2.Frame) bool) (Seen, error) {
 		case *http2.RSTStreamFrame:
 			if f.ErrCode == http2.ErrCodeRefusedStream {
 				seen.Refused++
+			}
+			if r := c.replies[f.StreamID]; r != nil {
+				r.Reset, r.done = true, true
+			}
+		case *http2.DataFrame:
+			if r := c.replies[f.StreamID]; r != nil {
+				r.Data = append(r.Data, f.Data()...)
+			}
+		case *http2.MetaHeadersFrame:
+			if r := c.replies[f.StreamID]; r != nil {
+				if v := f.PseudoValue("status"); v != "" && v != "200" {
+					r.Status = "HTTP " + v
+				}
+				for _, hf := range f.RegularFields() {
+					switch hf.Name {
+					case "grpc-status":
+						r.Status = hf.Value
+					case "grpc-message":
+						r.Message = hf.Value
+					}
+				}
+				if f.StreamEnded() {
+					r.done = true
+				}
 			}
 		case *http2.GoAwayFrame:
 			seen.GoAway = true

@@ -36,3 +36,19 @@ func Context(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// Until polls cond until it holds, or fails the test, naming what it waited
+// for, if it still does not after Bound: for a condition no channel
+// announces, such as a server that has stopped accepting.
+func Until(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(Bound)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting until %s", Bound, what)
+		}
+		<-tick.C
+	}
+}

@@ -1,0 +1,399 @@
+// Package cmd_test runs chapter 6's binaries as real processes: a SIGTERM
+// with a call in flight and with a call that never ends, the two APIs and
+// their errors from outside, and the bookstore over mutual TLS with
+// certificates that cmd/gencerts writes and renews.
+package cmd_test
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage/homepagetest"
+	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
+	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/probe"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/grpcerrors"
+	v1 "github.com/gobookstore/grpc-microservices-go/ch06-best-practices/protobufs/recommendations/v1"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/tlsconfig"
+	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
+	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
+	"github.com/gobookstore/grpc-microservices-go/internal/rawh2"
+	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
+)
+
+const pkg = "github.com/gobookstore/grpc-microservices-go/ch06-best-practices/cmd/"
+
+func TestMain(m *testing.M) { proctest.VerifyTestMain(m) }
+
+var (
+	servingGRPC   = regexp.MustCompile(`"msg":"serving gRPC","addr":"([^"]+)","transport":"([a-z]+)"`)
+	servingHealth = regexp.MustCompile(`"msg":"serving health checks in plaintext","addr":"([^"]+)"`)
+	servingHTTP   = regexp.MustCompile(`"msg":"serving HTTP",.*"url":"([^"]+)".*"transport":"([a-z]+)"`)
+	received      = regexp.MustCompile(`"msg":"Received shutdown signal","cause":"terminated signal received"`)
+	graceful      = regexp.MustCompile(`"msg":"Shut down gracefully"`)
+	cut           = regexp.MustCompile(`"level":"WARN","msg":"Shut down at the cap, cutting calls still in flight","timeout":"1s"`)
+)
+
+// binaries builds the chapter's binaries once per test that needs them
+// (go build's cache makes the second time cheap).
+func binaries(t *testing.T) (recommendations, marketplace, gencerts string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs real processes")
+	}
+	bins := proctest.Build(t, pkg+"recommendations", pkg+"marketplace", pkg+"gencerts")
+	return bins[0], bins[1], bins[2]
+}
+
+// startRecommendations starts Recommendations on free loopback ports with
+// args added, and returns it with its gRPC address.
+func startRecommendations(t *testing.T, bin string, args ...string) (*proctest.Process, string) {
+	t.Helper()
+	p := proctest.Start(t, bin, append([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0"}, args...))
+	return p, p.WaitFor(t, servingGRPC)[1]
+}
+
+// rawCall opens a raw HTTP/2 connection to addr and starts a Recommend
+// call whose request it holds back: a call in flight for as long as the
+// test wants.
+func rawCall(t *testing.T, addr string) (*rawh2.Conn, uint32) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	conn, err := rawh2.Open(c, time.Now().Add(proctest.Timeout))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	id, err := conn.Begin("/Recommendations/Recommend")
+	require.NoError(t, err)
+	_, err = conn.Sync() // the server has opened the stream
+	require.NoError(t, err)
+	return conn, id
+}
+
+// SIGTERM with a call in flight: health turns NOT_SERVING, new
+// connections are refused, the call still gets its answer, and the
+// process exits 0 once it has.
+func TestSIGTERMLetsTheCallInFlightFinish(t *testing.T) {
+	recBin, _, _ := binaries(t)
+	rec, addr := startRecommendations(t, recBin, "-health-addr", "127.0.0.1:0")
+	healthAddr := rec.WaitFor(t, servingHealth)[1]
+	require.NoError(t, probe.GRPC(grpctest.Context(t), healthAddr, ""))
+
+	conn, id := rawCall(t, addr)
+	rec.Send(t, syscall.SIGTERM)
+	rec.WaitFor(t, received)
+	_, err := conn.AwaitGoAway()
+	require.NoError(t, err, "the server tells its clients it is going away")
+
+	// While the call is held, the process drains: the health port says
+	// NOT_SERVING and the gRPC port takes no new connection.
+	err = probe.GRPC(grpctest.Context(t), healthAddr, v1.RecommendationsService_ServiceDesc.ServiceName)
+	assert.ErrorContains(t, err, "is NOT_SERVING")
+	_, err = net.Dial("tcp", addr)
+	assert.Error(t, err, "the listener is closed")
+	assert.False(t, rec.Exited(), "the process waits for the call in flight")
+
+	req, err := proto.Marshal(&pb.RecommendationRequest{UserId: 1, Category: pb.BookCategory_MYSTERY, MaxResults: 3})
+	require.NoError(t, err)
+	require.NoError(t, conn.Send(id, req))
+	reply, err := conn.Await(id)
+	require.NoError(t, err)
+	require.Equal(t, "0", reply.Status, "grpc-status; message %q", reply.Message)
+	var resp pb.RecommendationResponse
+	require.Greater(t, len(reply.Data), 5)
+	require.NoError(t, proto.Unmarshal(reply.Data[5:], &resp))
+	assert.Len(t, resp.GetRecommendations(), 3)
+
+	assert.Equal(t, 0, rec.Wait(t))
+	rec.WaitFor(t, graceful)
+}
+
+// SIGTERM with a call that never finishes: it is cut at -shutdown-timeout
+// and the process still exits 0, saying so.
+func TestSIGTERMCutsAStuckCallAtTheCap(t *testing.T) {
+	recBin, _, _ := binaries(t)
+	rec, addr := startRecommendations(t, recBin, "-shutdown-timeout", "1s")
+	rawCall(t, addr) // never sends its request
+	assert.Equal(t, 0, rec.Signal(t, syscall.SIGTERM))
+	rec.WaitFor(t, cut)
+	assert.NotRegexp(t, graceful, rec.Output())
+}
+
+// A second signal does not wait for the calls in flight: the process ends
+// at once, killed by it.
+func TestASecondSignalEndsTheProcessAtOnce(t *testing.T) {
+	recBin, _, _ := binaries(t)
+	rec, addr := startRecommendations(t, recBin, "-shutdown-timeout", "1h")
+	rawCall(t, addr)
+	rec.Send(t, syscall.SIGTERM)
+	rec.WaitFor(t, received)
+	// The first signal restores the default handling just after it ends
+	// the context: send again until one lands after that.
+	testwait.Until(t, "a second SIGTERM ends the process", func() bool {
+		rec.Send(t, syscall.SIGTERM)
+		return rec.Exited()
+	})
+	rec.Wait(t)
+	assert.True(t, rec.Signaled(), "killed by the second signal; output:\n%s", rec.Output())
+}
+
+// From outside, one server answers both APIs, with the errors of the
+// chapter: status codes, messages and a BadRequest detail.
+func TestBothAPIsAndTheirErrors(t *testing.T) {
+	recBin, _, _ := binaries(t)
+	rec, addr := startRecommendations(t, recBin)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	ctx := grpctest.Context(t)
+
+	legacy, err := pb.NewRecommendationsClient(conn).Recommend(ctx, &pb.RecommendationRequest{Category: pb.BookCategory_SELF_HELP, MaxResults: 2})
+	require.NoError(t, err)
+	assert.Len(t, legacy.GetRecommendations(), 2)
+	v1Resp, err := v1.NewRecommendationsServiceClient(conn).Recommend(ctx, &v1.RecommendRequest{Category: v1.BookCategory_BOOK_CATEGORY_SELF_HELP, MaxResults: 2})
+	require.NoError(t, err)
+	assert.Len(t, v1Resp.GetBooks(), 2)
+	for _, b := range v1Resp.GetBooks() {
+		assert.Contains(t, []int32{7, 8, 9}, b.GetId(), "a self-help book")
+	}
+
+	_, err = pb.NewRecommendationsClient(conn).Recommend(ctx, &pb.RecommendationRequest{Category: 42, MaxResults: 1})
+	assert.Equal(t, codes.NotFound, status.Code(err))
+	assert.Equal(t, "Category not found", status.Convert(err).Message())
+	_, err = v1.NewRecommendationsServiceClient(conn).Recommend(ctx, &v1.RecommendRequest{Category: v1.BookCategory_BOOK_CATEGORY_MYSTERY, MaxResults: -1})
+	assert.Equal(t, codes.InvalidArgument, status.Code(err))
+	assert.Equal(t, []grpcerrors.FieldViolation{{Field: "max_results", Description: "must not be negative"}}, grpcerrors.Violations(err))
+
+	for _, service := range []string{"", "Recommendations", "recommendations.v1.RecommendationsService"} {
+		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+		require.NoError(t, err, "health of %q", service)
+		assert.Equal(t, healthpb.HealthCheckResponse_SERVING, resp.GetStatus(), "health of %q", service)
+	}
+	assert.Equal(t, 0, rec.Signal(t, syscall.SIGTERM))
+}
+
+// gencerts writes a CA and both services' certificates into a new
+// directory, and returns it.
+func gencerts(t *testing.T, bin, dir string) {
+	t.Helper()
+	stdout, stderr, code := proctest.Run(t, bin, []string{"-dir", dir})
+	require.Equal(t, 0, code, "gencerts: %s%s", stdout, stderr)
+}
+
+// The bookstore over mutual TLS, as real processes with certificates from
+// cmd/gencerts: the page has its books; a Marketplace without a client
+// certificate, and a plaintext client, are refused; and certificates
+// renewed on disk are served without a restart.
+func TestBookstoreOverMutualTLS(t *testing.T) {
+	recBin, mktBin, genBin := binaries(t)
+	dir := filepath.Join(t.TempDir(), "certs")
+	gencerts(t, genBin, dir)
+	f := func(name string) string { return filepath.Join(dir, name) }
+
+	rec, addr := startRecommendations(t, recBin,
+		"-tls-cert", f("recommendations.crt"), "-tls-key", f("recommendations.key"), "-tls-ca", f("ca.crt"))
+	assert.Equal(t, "mtls", rec.WaitFor(t, servingGRPC)[2])
+	// The Marketplace dials localhost, a name in the server's certificate.
+	target := "localhost:" + port(t, addr)
+	mkt := proctest.Start(t, mktBin, []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-recommendations", target,
+		"-tls-ca", f("ca.crt"), "-tls-cert", f("marketplace.crt"), "-tls-key", f("marketplace.key")})
+	m := mkt.WaitFor(t, servingHTTP)
+	assert.Equal(t, "mtls", m[2])
+	code, body := proctest.Get(t, m[1])
+	homepagetest.AssertHome(t, code, body)
+
+	// Trusting the CA but with no certificate of its own: refused, so the
+	// page renders without books. (In TLS 1.3 the client's side of the
+	// handshake ends before the server checks its certificate, so what
+	// the client reads of the refusal varies: tlsconfig's tests read the
+	// reason on the server's side.)
+	anon := proctest.Start(t, mktBin, []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-recommendations", target,
+		"-tls-ca", f("ca.crt")})
+	a := anon.WaitFor(t, servingHTTP)
+	assert.Equal(t, "tls", a[2])
+	code, body = proctest.Get(t, a[1])
+	homepagetest.AssertDegraded(t, code, body)
+	anon.WaitFor(t, regexp.MustCompile(`"level":"ERROR","msg":"recommendations unavailable"`))
+
+	// A plaintext client is refused too.
+	plain, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer plain.Close()
+	_, err = pb.NewRecommendationsClient(plain).Recommend(grpctest.Context(t), &pb.RecommendationRequest{MaxResults: 1})
+	assert.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+
+	// Renewal: gencerts again reuses the CA and writes new certificates;
+	// the next connection gets the new server certificate, from the same
+	// process.
+	before := serverSerial(t, target, dir)
+	gencerts(t, genBin, dir)
+	after := serverSerial(t, target, dir)
+	assert.NotEqual(t, before, after)
+	assert.Equal(t, certSerial(t, f("recommendations.crt")), after)
+	code, body = proctest.Get(t, m[1])
+	homepagetest.AssertHome(t, code, body)
+
+	assert.Equal(t, 0, mkt.Signal(t, syscall.SIGTERM))
+	assert.Equal(t, 0, anon.Signal(t, syscall.SIGTERM))
+	assert.Equal(t, 0, rec.Signal(t, syscall.SIGTERM))
+}
+
+// serverSerial calls Recommendations at target over a new mTLS connection
+// with the Marketplace's certificate, and returns the serial number of
+// the certificate the server presented.
+func serverSerial(t *testing.T, target, dir string) string {
+	t.Helper()
+	creds, err := (&tlsconfig.Flags{CA: filepath.Join(dir, "ca.crt"), Cert: filepath.Join(dir, "marketplace.crt"), Key: filepath.Join(dir, "marketplace.key")}).ClientCredentials()
+	require.NoError(t, err)
+	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(creds), grpc.WithDisableServiceConfig())
+	require.NoError(t, err)
+	defer conn.Close()
+	var p peer.Peer
+	_, err = pb.NewRecommendationsClient(conn).Recommend(grpctest.Context(t), &pb.RecommendationRequest{MaxResults: 1}, grpc.Peer(&p))
+	require.NoError(t, err)
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	require.True(t, ok, "a TLS connection")
+	return info.State.PeerCertificates[0].SerialNumber.String()
+}
+
+// certSerial returns the serial number of the certificate in file.
+func certSerial(t *testing.T, file string) string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	block, _ := pem.Decode(data)
+	require.NotNil(t, block)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	require.NoError(t, err)
+	return cert.SerialNumber.String()
+}
+
+// port returns the port of a host:port address.
+func port(t *testing.T, addr string) string {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	return p
+}
+
+// heldRecommendations is a Recommendations service in the test process
+// whose calls wait until the test releases them.
+type heldRecommendations struct {
+	pb.UnimplementedRecommendationsServer
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h *heldRecommendations) Recommend(ctx context.Context, req *pb.RecommendationRequest) (*pb.RecommendationResponse, error) {
+	h.entered <- struct{}{}
+	select {
+	case <-h.release:
+	case <-ctx.Done():
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+	resp := &pb.RecommendationResponse{}
+	for i := range req.GetMaxResults() {
+		resp.Recommendations = append(resp.Recommendations, &pb.BookRecommendation{Id: i + 1, Title: "Held book"})
+	}
+	return resp, nil
+}
+
+// SIGTERM while a page waits for its recommendations: the Marketplace
+// stops taking connections, the page still gets its books (the connection
+// to Recommendations closes only after the HTTP server), and the process
+// exits 0.
+func TestMarketplaceSIGTERMLetsThePageInFlightFinish(t *testing.T) {
+	_, mktBin, _ := binaries(t)
+	held := &heldRecommendations{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	addr := grpctest.ServeLoopback(t, func(s grpc.ServiceRegistrar) { pb.RegisterRecommendationsServer(s, held) })
+	mkt := proctest.Start(t, mktBin, []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-recommendations", addr})
+	url := mkt.WaitFor(t, servingHTTP)[1]
+
+	type page struct {
+		status int
+		body   string
+	}
+	pages := make(chan page, 1)
+	go func() {
+		status, body := get(url)
+		pages <- page{status, body}
+	}()
+	testwait.Recv(t, held.entered, "the page's call to reach Recommendations")
+	mkt.Send(t, syscall.SIGTERM)
+	mkt.WaitFor(t, received)
+	testwait.Until(t, "the Marketplace refuses new connections", func() bool {
+		c, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/"))
+		if err == nil {
+			_ = c.Close()
+		}
+		return err != nil
+	})
+	assert.False(t, mkt.Exited())
+
+	close(held.release)
+	p := testwait.Recv(t, pages, "the page in flight")
+	assert.Equal(t, http.StatusOK, p.status)
+	assert.Equal(t, 3, strings.Count(p.body, "<li>"), "the page has its books:\n%s", p.body)
+	assert.Equal(t, 0, mkt.Wait(t))
+	out := mkt.Output()
+	assert.Less(t, strings.Index(out, "closed the connection to recommendations"), strings.Index(out, "Shut down gracefully"))
+}
+
+// get fetches url without failing the test (it runs in a goroutine), and
+// returns the status and body, or 0 and the error.
+func get(url string) (int, string) {
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: testwait.Bound}
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err.Error()
+	}
+	return resp.StatusCode, string(body)
+}
+
+// Bad flags are one line and exit 2, before anything starts.
+func TestFlagMistakes(t *testing.T) {
+	recBin, mktBin, _ := binaries(t)
+	for _, tc := range []struct {
+		bin  string
+		args []string
+		want string
+	}{
+		{recBin, []string{"-tls-cert", "x.crt"}, "-tls-key"},
+		{recBin, []string{"-tls-ca", "ca.crt"}, "-tls-cert"},
+		{recBin, []string{"-shutdown-timeout", "0s"}, "-shutdown-timeout must be positive"},
+		{mktBin, []string{"-tls-cert", "m.crt", "-tls-key", "m.key"}, "-tls-ca"},
+		{mktBin, []string{"-tls-ca", "missing.crt"}, "missing.crt"},
+	} {
+		stdout, stderr, code := proctest.Run(t, tc.bin, tc.args)
+		assert.Equal(t, 2, code, "%v", tc.args)
+		assert.Empty(t, stdout)
+		assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+		assert.Contains(t, stderr, tc.want, "%v", tc.args)
+	}
+}

@@ -1,0 +1,112 @@
+package dockertest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
+)
+
+// Stack is one Compose project of a compose file, named uniquely so that
+// it never touches what a reader runs.
+type Stack struct {
+	t       *testing.T
+	compose []string // the command that runs Compose, from Engine
+	file    string   // the compose file, relative to the repository root
+	env     []string
+	// Project is the Compose project's name.
+	Project string
+}
+
+// NewStack returns a stack of file (relative to the repository root) run
+// by compose (from Engine), with env added to Compose's environment. When
+// the test ends it is brought down, and the test fails if a container or
+// network of it is left.
+func NewStack(t *testing.T, compose []string, file string, env ...string) *Stack {
+	t.Helper()
+	s := &Stack{t: t, compose: compose, file: file, env: env, Project: "bookstore" + RandomSuffix()}
+	t.Cleanup(func() {
+		s.Run("down", "--volumes", "--remove-orphans", "--timeout", "10")
+		if out := Docker(t, "ps", "-aq", "--filter", "label=com.docker.compose.project="+s.Project); out != "" {
+			t.Errorf("containers of %s left after down: %s", s.Project, out)
+		}
+		if out := Docker(t, "network", "ls", "-q", "--filter", "label=com.docker.compose.project="+s.Project); out != "" {
+			t.Errorf("networks of %s left after down: %s", s.Project, out)
+		}
+	})
+	return s
+}
+
+// Run runs Compose with args for this project, bounded by Timeout, and
+// returns its output, failing the test on an error.
+func (s *Stack) Run(args ...string) string {
+	s.t.Helper()
+	args = append(slices.Clone(s.compose[1:]), append([]string{"-p", s.Project, "-f", s.file}, args...)...)
+	ctx, cancel := contextWithTimeout()
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.compose[0], args...)
+	cmd.Dir = proctest.ModuleRoot(s.t)
+	cmd.Env = append(os.Environ(), s.env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("%s %s: %v\n%s", s.compose[0], strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Containers returns the IDs of service's running containers.
+func (s *Stack) Containers(service string) []string {
+	s.t.Helper()
+	return strings.Fields(Docker(s.t, "ps", "-q",
+		"--filter", "label=com.docker.compose.project="+s.Project,
+		"--filter", "label=com.docker.compose.service="+service))
+}
+
+// IP returns a container's address on its network.
+func (s *Stack) IP(id string) string {
+	s.t.Helper()
+	return strings.TrimSpace(Docker(s.t, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id))
+}
+
+// RandomSuffix returns eight random hex digits, for names and tags that
+// must not collide with anyone else's.
+func RandomSuffix() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// FreePort returns a loopback TCP port nothing listens on right now, for a
+// port a container publishes.
+func FreePort(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("dockertest: %v", err)
+	}
+	defer lis.Close()
+	_, port, _ := net.SplitHostPort(lis.Addr().String())
+	return port
+}
+
+// WaitUntil polls ok until it holds, or fails the test after two minutes:
+// containers start slowly on a small machine.
+func WaitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		<-tick.C
+	}
+}
