@@ -185,4 +185,13 @@ func TestComposeFile(t *testing.T) {
 		assert.Greater(t, grace, shutdown.DefaultTimeout, "%s: the grace period outlasts the shutdown", name)
 	}
 	assert.NotContains(t, c.Secrets, "ca.key")
+
+	// The build context is the repository root, where gencerts writes
+	// certs/: .dockerignore keeps certificates and keys out of it, so no
+	// COPY can put a key into a layer.
+	ignore, err := os.ReadFile(filepath.Join(proctest.ModuleRoot(t), ".dockerignore"))
+	require.NoError(t, err)
+	lines := strings.Split(string(ignore), "\n")
+	assert.Contains(t, lines, "certs")
+	assert.Contains(t, lines, "**/*.key")
 }

@@ -59,7 +59,7 @@ func TestTheCompilerChecksWhatMypyChecked(t *testing.T) {
 		`cannot use "3" (untyped string constant) as int32 value`,
 		"cannot use v1.BookCategory_BOOK_CATEGORY_MYSTERY (constant 1 of int32 type recommendationsv1.BookCategory) as recommendationspb.BookCategory value",
 		"cannot use n (variable of type int32) as recommendationspb.BookCategory value",
-		`cannot convert 1 (untyped int constant) to type string`,
+		"mismatched types string and untyped int",
 	} {
 		assert.Contains(t, out, want)
 	}
