@@ -134,10 +134,16 @@ func TestSIGTERMLetsTheCallInFlightFinish(t *testing.T) {
 func TestSIGTERMCutsAStuckCallAtTheCap(t *testing.T) {
 	recBin, _, _ := binaries(t)
 	rec, addr := startRecommendations(t, recBin, "-shutdown-timeout", "1s")
-	rawCall(t, addr) // never sends its request
+	conn, id := rawCall(t, addr) // never sends its request
 	assert.Equal(t, 0, rec.Signal(t, syscall.SIGTERM))
 	rec.WaitFor(t, cut)
 	assert.NotRegexp(t, graceful, rec.Output())
+
+	// The call was cut, not answered: its stream was reset or its
+	// connection closed under it, with no reply.
+	reply, err := conn.Await(id)
+	assert.True(t, err != nil || reply.Reset, "the stuck call ended without a reset or a closed connection: %+v", reply)
+	assert.Empty(t, reply.Data)
 }
 
 // A second signal does not wait for the calls in flight: the process ends
@@ -306,7 +312,10 @@ type heldRecommendations struct {
 }
 
 func (h *heldRecommendations) Recommend(ctx context.Context, req *pb.RecommendationRequest) (*pb.RecommendationResponse, error) {
-	h.entered <- struct{}{}
+	select { // a second call (the page reloaded) must not block here
+	case h.entered <- struct{}{}:
+	default:
+	}
 	select {
 	case <-h.release:
 	case <-ctx.Done():

@@ -30,7 +30,10 @@ type Error interface {
 // NotFound means something asked for does not exist.
 type NotFound struct{ Message string }
 
-func (e NotFound) Error() string  { return e.Message }
+// Error returns the message the caller gets.
+func (e NotFound) Error() string { return e.Message }
+
+// Code returns codes.NotFound.
 func (NotFound) Code() codes.Code { return codes.NotFound }
 
 // InvalidArgument means the request itself is wrong, whatever the state of
@@ -47,21 +50,30 @@ type FieldViolation struct {
 	Description string
 }
 
-func (e InvalidArgument) Error() string  { return e.Message }
+// Error returns the message the caller gets.
+func (e InvalidArgument) Error() string { return e.Message }
+
+// Code returns codes.InvalidArgument.
 func (InvalidArgument) Code() codes.Code { return codes.InvalidArgument }
 
 // FailedPrecondition means the request is fine, but the system is not in a
 // state to carry it out.
 type FailedPrecondition struct{ Message string }
 
-func (e FailedPrecondition) Error() string  { return e.Message }
+// Error returns the message the caller gets.
+func (e FailedPrecondition) Error() string { return e.Message }
+
+// Code returns codes.FailedPrecondition.
 func (FailedPrecondition) Code() codes.Code { return codes.FailedPrecondition }
 
 // Unavailable means the service cannot answer now; trying again later may
 // work.
 type Unavailable struct{ Message string }
 
-func (e Unavailable) Error() string  { return e.Message }
+// Error returns the message the caller gets.
+func (e Unavailable) Error() string { return e.Message }
+
+// Code returns codes.Unavailable.
 func (Unavailable) Code() codes.Code { return codes.Unavailable }
 
 // Option configures the interceptor.
@@ -71,7 +83,14 @@ type config struct{ unknown codes.Code }
 
 // WithCodeForUnknown sets the code of an error that is neither one of the
 // types nor a gRPC status already (default UNKNOWN, as in gRPC itself).
-func WithCodeForUnknown(c codes.Code) Option { return func(cfg *config) { cfg.unknown = c } }
+// It panics on codes.OK, as grpc-interceptor refuses it: an error that
+// became OK would reach the caller as a success with no reply.
+func WithCodeForUnknown(c codes.Code) Option {
+	if c == codes.OK {
+		panic("grpcerrors: WithCodeForUnknown(codes.OK): an error cannot be a success")
+	}
+	return func(cfg *config) { cfg.unknown = c }
+}
 
 // UnaryServerInterceptor turns the error a handler returns into a status:
 // an Error (found with errors.As, so it may be wrapped) becomes its code,
@@ -93,11 +112,13 @@ func UnaryServerInterceptor(opts ...Option) grpc.UnaryServerInterceptor {
 }
 
 // ToStatus is the interceptor's mapping, for code that needs it elsewhere.
+// A non-nil err never maps to OK: an error that claims OK (by its Code or
+// its GRPCStatus) becomes INTERNAL, and so does an unknown code of OK.
 func ToStatus(err error, unknown codes.Code) *status.Status {
 	var e Error
 	if errors.As(err, &e) {
 		if e.Code() == codes.OK {
-			return status.New(codes.Internal, fmt.Sprintf("an error claimed to be OK: %v", err))
+			return claimedOK(err)
 		}
 		st := status.New(e.Code(), e.Error())
 		var invalid InvalidArgument
@@ -113,9 +134,25 @@ func ToStatus(err error, unknown codes.Code) *status.Status {
 		return st
 	}
 	if st, ok := status.FromError(err); ok {
+		if st.Code() == codes.OK {
+			return claimedOK(err)
+		}
 		return st // a status, or an error with a GRPCStatus method
 	}
+	// The context's own errors (the call's deadline passed, the client went
+	// away) keep the codes gRPC gives them when a handler returns them
+	// without this interceptor: DEADLINE_EXCEEDED and CANCELED.
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return status.FromContextError(err)
+	}
+	if unknown == codes.OK {
+		unknown = codes.Unknown
+	}
 	return status.New(unknown, err.Error())
+}
+
+func claimedOK(err error) *status.Status {
+	return status.New(codes.Internal, fmt.Sprintf("an error claimed to be OK: %v", err))
 }
 
 // Violations returns the field violations a caller received with err, from

@@ -86,10 +86,37 @@ type okError struct{}
 func (okError) Error() string    { return "all is well, or is it" }
 func (okError) Code() codes.Code { return codes.OK }
 
+// okStatus is another: its GRPCStatus says OK.
+type okStatus struct{}
+
+func (okStatus) Error() string              { return "fine, says the status" }
+func (okStatus) GRPCStatus() *status.Status { return status.New(codes.OK, "") }
+
 func TestOKIsRefused(t *testing.T) {
-	got := call(t, okError{})
-	assert.Equal(t, codes.Internal, status.Code(got), "an error cannot be a success")
-	assert.Contains(t, status.Convert(got).Message(), "claimed to be OK")
+	for _, err := range []error{okError{}, okStatus{}} {
+		got := call(t, err)
+		assert.Equal(t, codes.Internal, status.Code(got), "an error cannot be a success: %v", err)
+		assert.Contains(t, status.Convert(got).Message(), "claimed to be OK")
+	}
+	assert.PanicsWithValue(t, "grpcerrors: WithCodeForUnknown(codes.OK): an error cannot be a success",
+		func() { grpcerrors.WithCodeForUnknown(codes.OK) })
+	assert.Equal(t, codes.Unknown, grpcerrors.ToStatus(errors.New("boom"), codes.OK).Code(),
+		"ToStatus called directly with OK for unknown errors")
+}
+
+// A handler that returns its context's error, as code under it does when
+// the call's deadline passes, gets the code gRPC itself would give.
+func TestContextErrorsKeepTheirCodes(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code codes.Code
+	}{
+		{context.DeadlineExceeded, codes.DeadlineExceeded},
+		{context.Canceled, codes.Canceled},
+		{fmt.Errorf("catalog: %w", context.DeadlineExceeded), codes.DeadlineExceeded},
+	} {
+		assert.Equal(t, tc.code, status.Code(call(t, tc.err, grpcerrors.WithCodeForUnknown(codes.Internal))), "%v", tc.err)
+	}
 }
 
 // An invalid argument carries a BadRequest detail that a program can read:
@@ -130,7 +157,7 @@ func (e outOfStock) GRPCStatus() *status.Status {
 	return status.New(codes.FailedPrecondition, e.Error())
 }
 
-func ExampleUnaryServerInterceptor_gRPCStatus() {
+func Example_gRPCStatus() {
 	// No interceptor on this server at all.
 	conn, stop := grpctest.Open(func(s grpc.ServiceRegistrar) {
 		echopb.RegisterEchoServer(s, &failing{err: fmt.Errorf("order: %w", outOfStock{"Ender's Game"})})

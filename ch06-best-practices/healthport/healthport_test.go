@@ -3,6 +3,7 @@ package healthport_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -30,7 +31,18 @@ func TestServeTellsTheMainServersHealth(t *testing.T) {
 	lis := bufconn.Listen(1 << 20)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- healthport.Serve(ctx, lis, h) }()
+	stopped := make(chan struct{})
+	go func() { done <- healthport.Serve(ctx, lis, h); close(stopped) }()
+	// Stops the server however the test ends, so a failed require leaves no
+	// goroutine behind; the end of the test also checks how it stopped.
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-stopped:
+		case <-time.After(10 * time.Second):
+			t.Error("the health port did not stop")
+		}
+	})
 	conn := grpctest.NewClient(t, lis)
 	client := healthpb.NewHealthClient(conn)
 

@@ -43,7 +43,7 @@ func (s *Service) Recommend(ctx context.Context, userID int32, c catalog.Categor
 			Violations: []grpcerrors.FieldViolation{{Field: "max_results", Description: "must not be negative"}},
 		}
 	}
-	return books, err // nil, or the context's error, which gRPC maps itself
+	return books, err // nil, or the context's error, which keeps its own code
 }
 
 // Register serves svc on s under both APIs.

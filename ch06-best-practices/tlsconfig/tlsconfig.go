@@ -33,6 +33,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
+	"time"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -90,9 +92,18 @@ func (f *Flags) Mode() string {
 }
 
 // CheckServer checks the flags of a server, a check for cmdline.Main: a
-// certificate and its key go together, -tls-ca needs them, and every file
-// given must load.
+// certificate and its key go together, -tls-ca needs them, every file
+// given must load, and the certificate must be valid now and made for a
+// server. (A certificate that fails the last check would be refused by
+// every client, one connection at a time; at start-up it is one line.)
 func (f *Flags) CheckServer() error {
+	if err := f.checkServer(); err != nil {
+		return err
+	}
+	return f.checkLeaf(x509.ExtKeyUsageServerAuth, "server")
+}
+
+func (f *Flags) checkServer() error {
 	switch {
 	case f.Cert == "" && f.Key != "":
 		return errors.New("-tls-key needs -tls-cert: give both for TLS, or neither for plaintext")
@@ -106,8 +117,16 @@ func (f *Flags) CheckServer() error {
 
 // CheckClient checks the flags of a client, a check for cmdline.Main: TLS
 // is on when -tls-ca is given, a client certificate and its key go
-// together and only with -tls-ca, and every file given must load.
+// together and only with -tls-ca, every file given must load, and the
+// client certificate must be valid now and made for a client.
 func (f *Flags) CheckClient() error {
+	if err := f.checkClient(); err != nil {
+		return err
+	}
+	return f.checkLeaf(x509.ExtKeyUsageClientAuth, "client")
+}
+
+func (f *Flags) checkClient() error {
 	switch {
 	case f.Cert == "" && f.Key != "":
 		return errors.New("-tls-key needs -tls-cert: the client certificate and its key go together")
@@ -135,6 +154,31 @@ func (f *Flags) checkFiles() error {
 	return nil
 }
 
+// checkLeaf checks that the certificate of -tls-cert, if given, is valid
+// now and allowed for use (server or client authentication), the two
+// mistakes that load fine and then fail every handshake: an expired
+// certificate, and the other side's certificate given by mistake.
+func (f *Flags) checkLeaf(use x509.ExtKeyUsage, role string) error {
+	if f.Cert == "" {
+		return nil
+	}
+	pair, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+	if err != nil {
+		return fmt.Errorf("-tls-cert/-tls-key: %w", err)
+	}
+	leaf := pair.Leaf
+	now := time.Now()
+	switch {
+	case now.After(leaf.NotAfter):
+		return fmt.Errorf("-tls-cert: %s expired on %s: renew it (go run ./ch06-best-practices/cmd/gencerts)", f.Cert, leaf.NotAfter.UTC().Format(time.DateOnly))
+	case now.Before(leaf.NotBefore):
+		return fmt.Errorf("-tls-cert: %s is not valid before %s: check this machine's clock", f.Cert, leaf.NotBefore.UTC().Format(time.RFC3339))
+	case len(leaf.ExtKeyUsage) > 0 && !slices.Contains(leaf.ExtKeyUsage, use) && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny):
+		return fmt.Errorf("-tls-cert: %s is not a %s certificate (its extended key usage leaves out %s authentication)", f.Cert, role, role)
+	}
+	return nil
+}
+
 // ServerCredentials returns the server's transport credentials, for
 // grpc.Creds: plaintext (insecure.NewCredentials) when no flag is given,
 // so the caller passes credentials either way; otherwise TLS 1.3 with the
@@ -144,7 +188,10 @@ func (f *Flags) ServerCredentials() (credentials.TransportCredentials, error) {
 	if f.Cert == "" && f.Key == "" && f.CA == "" {
 		return insecure.NewCredentials(), nil
 	}
-	if err := f.CheckServer(); err != nil {
+	// The flags' combination and files; not checkLeaf, which is for the
+	// operator at start-up: the tests serve expired and wrong-use
+	// certificates on purpose, to show clients refuse them.
+	if err := f.checkServer(); err != nil {
 		return nil, err
 	}
 	pair, err := NewKeyPairReloader(f.Cert, f.Key, f.OnReload)
@@ -177,7 +224,7 @@ func (f *Flags) ClientCredentials() (credentials.TransportCredentials, error) {
 	if f.Cert == "" && f.Key == "" && f.CA == "" {
 		return insecure.NewCredentials(), nil
 	}
-	if err := f.CheckClient(); err != nil {
+	if err := f.checkClient(); err != nil {
 		return nil, err
 	}
 	roots, err := loadPool(f.CA)
