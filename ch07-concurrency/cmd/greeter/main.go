@@ -7,7 +7,8 @@
 //	go run ./ch07-concurrency/cmd/greeter -mode eventloop -executor 4   # ...handing its waits to 4 workers
 //	go run ./ch07-concurrency/cmd/greeter -mode onestream    # MaxConcurrentStreams(1) per connection
 //
-// Every answer logs "Handling request" and "Done" on standard output.
+// Every answer logs "Handling request" and "Done" on standard output,
+// unless -quiet.
 package main
 
 import (
@@ -36,9 +37,13 @@ func main() {
 	mode := greeter.Go
 	fs.Var(&mode, "mode", "how calls are handled: go, eventloop or onestream")
 	executor := fs.Int("executor", 0, "in eventloop mode, hand each wait to a pool of this many workers (asyncio's run_in_executor); 0 blocks the loop")
-	opts := greeter.Options{Log: log.New(os.Stdout, "", 0)}
+	quiet := fs.Bool("quiet", false, "do not log each request (for load runs: two writes per call cost CPU the server could spend serving)")
+	var opts greeter.Options
 	cmdline.Main(fs, os.Args[1:], func() error {
 		opts.Mode, opts.Executor = mode, *executor
+		if !*quiet {
+			opts.Log = log.New(os.Stdout, "", 0)
+		}
 		if *executor < 0 || (*executor > 0 && mode != greeter.EventLoop) {
 			return fmt.Errorf("-executor %d: only -mode eventloop takes an executor, of at least one worker", *executor)
 		}
