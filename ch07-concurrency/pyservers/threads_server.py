@@ -1,0 +1,34 @@
+"""The series' first server: grpc's synchronous server, one call per
+thread of a pool of 100, each call blocking its thread in time.sleep."""
+
+import time
+from concurrent import futures
+
+import grpc
+
+import _helloworld
+
+args = _helloworld.parse_args(__doc__)
+helloworld_pb2, helloworld_pb2_grpc = _helloworld.load(args)
+
+
+class Greeter(helloworld_pb2_grpc.GreeterServicer):
+    def SayHello(self, request, context):
+        time.sleep(request.sleep_millisecond / 1000)
+        return helloworld_pb2.HelloReply(message=f"Hello, {request.name}!")
+
+
+def serve():
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=100))
+    helloworld_pb2_grpc.add_GreeterServicer_to_server(Greeter(), server)
+    port = server.add_insecure_port(f"{args.host}:{args.port}")
+    server.start()
+    _helloworld.listening("threads", args.host, port)
+    server.wait_for_termination()
+
+
+if __name__ == "__main__":
+    try:
+        serve()
+    except KeyboardInterrupt:
+        pass
