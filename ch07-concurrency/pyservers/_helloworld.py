@@ -45,8 +45,9 @@ def load(args):
     sys.path.insert(0, out)
     import helloworld_pb2
     import helloworld_pb2_grpc
-    # SIGTERM (how the load table stops a server) ends the process the way
-    # Ctrl+C does, so the temporary directory is removed on the way out.
+    # Until a server installs its own way to stop, SIGTERM (how the load
+    # table stops a server) ends the process the way Ctrl+C does, so the
+    # temporary directory is removed on the way out.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     return helloworld_pb2, helloworld_pb2_grpc
 

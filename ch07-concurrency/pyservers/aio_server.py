@@ -3,6 +3,7 @@ event loop, the wait an `await asyncio.sleep` that lets the loop run the
 other calls. With --uvloop the loop is uvloop's."""
 
 import asyncio
+import signal
 
 import grpc
 
@@ -23,6 +24,11 @@ async def serve():
     helloworld_pb2_grpc.add_GreeterServicer_to_server(Greeter(), server)
     port = server.add_insecure_port(f"{args.host}:{args.port}")
     await server.start()
+    # Stop inside the loop: a KeyboardInterrupt that tears the loop down
+    # under grpc.aio leaves its poller thread spinning and the process alive.
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(server.stop(None)))
     _helloworld.listening("grpc.aio+uvloop" if args.uvloop else "grpc.aio", args.host, port)
     await server.wait_for_termination()
 
@@ -32,7 +38,4 @@ if __name__ == "__main__":
         import uvloop
 
         uvloop.install()
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(serve())

@@ -7,9 +7,11 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import time  # noqa: E402  (patched: it must come after patch_all)
+import signal  # noqa: E402  (after patch_all, like every import)
+import time  # noqa: E402
 from concurrent import futures  # noqa: E402
 
+import gevent  # noqa: E402
 import grpc  # noqa: E402
 from grpc.experimental import gevent as grpc_gevent  # noqa: E402
 
@@ -33,12 +35,14 @@ def serve():
     helloworld_pb2_grpc.add_GreeterServicer_to_server(Greeter(), server)
     port = server.add_insecure_port(f"{args.host}:{args.port}")
     server.start()
+    # SIGTERM and Ctrl+C stop the server from a greenlet of its own, and
+    # wait_for_termination returns: a KeyboardInterrupt thrown into the
+    # hub can leave grpc's shutdown hanging.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(sig, lambda: gevent.spawn(server.stop, None))
     _helloworld.listening("gevent", args.host, port)
     server.wait_for_termination()
 
 
 if __name__ == "__main__":
-    try:
-        serve()
-    except KeyboardInterrupt:
-        pass
+    serve()

@@ -5,6 +5,7 @@ here instead, so that grpc_tools' helloworld_pb2 is all it needs. With
 --uvloop the loop is uvloop's."""
 
 import asyncio
+import signal
 import sys
 
 try:
@@ -39,6 +40,10 @@ async def serve():
     server = Server([Greeter()])
     await server.start(args.host, args.port)
     port = server._server.sockets[0].getsockname()[1]  # the kernel's choice for --port 0
+    # Stop inside the loop, as aio_server.py does.
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, server.close)
     _helloworld.listening("grpclib+uvloop" if args.uvloop else "grpclib", args.host, port)
     await server.wait_closed()
 
@@ -48,7 +53,4 @@ if __name__ == "__main__":
         import uvloop
 
         uvloop.install()
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(serve())

@@ -3,6 +3,7 @@ package pyservers_test
 import (
 	"fmt"
 	"os"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -46,7 +47,9 @@ func TestServersAnswerTheGoClient(t *testing.T) {
 				t.Skip(why)
 			}
 			cmd := s.Command(python, dir, 0)
-			p := proctest.Start(t, cmd.Path, cmd.Args[1:])
+			// The server's own temporary directory, to see it cleaned up.
+			tmp := t.TempDir()
+			p := proctest.Start(t, cmd.Path, cmd.Args[1:], "TMPDIR="+tmp)
 			addr := p.WaitFor(t, pyservers.Listening)[1]
 			conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 			require.NoError(t, err)
@@ -74,6 +77,13 @@ func TestServersAnswerTheGoClient(t *testing.T) {
 				_, err = stream.Recv()
 			}
 			assert.Equal(t, codes.Unimplemented, status.Code(err), "err: %v", err)
+
+			// SIGTERM, loadtable's way to stop a server, ends it cleanly:
+			// exit 0, and its generated code removed on the way out.
+			assert.Equal(t, 0, p.Signal(t, syscall.SIGTERM), "output:\n%s", p.Output())
+			left, err := os.ReadDir(tmp)
+			require.NoError(t, err)
+			assert.Empty(t, left, "the generated code outlived the server")
 		})
 	}
 }

@@ -1,6 +1,7 @@
 """The series' first server: grpc's synchronous server, one call per
 thread of a pool of 100, each call blocking its thread in time.sleep."""
 
+import signal
 import time
 from concurrent import futures
 
@@ -23,12 +24,13 @@ def serve():
     helloworld_pb2_grpc.add_GreeterServicer_to_server(Greeter(), server)
     port = server.add_insecure_port(f"{args.host}:{args.port}")
     server.start()
+    # SIGTERM and Ctrl+C stop the server, and wait_for_termination returns:
+    # an exception thrown into grpc's shutdown can leave it hanging.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: server.stop(None))
     _helloworld.listening("threads", args.host, port)
     server.wait_for_termination()
 
 
 if __name__ == "__main__":
-    try:
-        serve()
-    except KeyboardInterrupt:
-        pass
+    serve()
