@@ -113,8 +113,9 @@ func Run(ctx context.Context, conns []grpc.ClientConnInterface, cfg Config) *Rep
 	start := time.Now()
 	for w := range cfg.Concurrency {
 		client := pb.NewGreeterClient(conns[w%len(conns)])
-		// Each worker has its own request: it is only read, but a message
-		// of its own keeps workers off each other's cache lines.
+		// Each worker has its own request: marshalling a message writes
+		// its cached size, and one message shared by all workers would be
+		// a cache line they all write to.
 		req := &pb.HelloRequest{Name: cfg.Name, SleepMillisecond: int32(cfg.Sleep.Milliseconds())}
 		wg.Go(func() {
 			for {
