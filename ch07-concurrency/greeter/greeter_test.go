@@ -272,7 +272,7 @@ func TestOneStreamModeHandlesOneCallPerConnection(t *testing.T) {
 
 // The limit is per connection: three connections carry three calls at
 // once (the barrier of three opens).
-func TestOneStreamModeHandlesOneCallPerConnectionOnEach(t *testing.T) {
+func TestOneStreamModeServesConnectionsSideBySide(t *testing.T) {
 	const conns = 3
 	b := newBarrier(conns)
 	s, _ := start(t, greeter.Options{Mode: greeter.OneStream, Wait: b.wait})
