@@ -214,7 +214,9 @@ func table(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		case s.key == "baseline":
 			cmd = exec.Command(baselineBin, "-addr", "127.0.0.1:0")
 		default:
-			cmd = exec.Command(greeterBin, append([]string{"-addr", "127.0.0.1:0"}, s.args...)...)
+			// -quiet: like the Python servers and the baseline, no log line
+			// a call, whose writes would be measured as the server's work.
+			cmd = exec.Command(greeterBin, append([]string{"-addr", "127.0.0.1:0", "-quiet"}, s.args...)...)
 		}
 		if s.python == nil && o.gomaxprocs > 0 {
 			cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", o.gomaxprocs))
@@ -259,9 +261,8 @@ func (o *options) calls(s *server) int {
 // start runs cmd with its output in logFile, and waits for its first
 // line, which gives its address.
 func (s *server) start(ctx context.Context, cmd *exec.Cmd, logFile string) error {
-	// Output goes to a file, not a pipe: cmd/greeter logs two lines a
-	// call, and reading them here would cost this process (the load
-	// generator's) CPU and add a reader to the measurement.
+	// Output goes to a file, not a pipe: reading it here would cost this
+	// process (the load generator's) CPU should a server log its calls.
 	f, err := os.Create(logFile)
 	if err != nil {
 		return err
@@ -423,7 +424,7 @@ func (o *options) print(w io.Writer, rows []*server, notes []string) {
 	if o.ghz != "" {
 		load = "ghz (" + o.ghz + ")"
 	}
-	fmt.Fprintf(w, "%d rounds, each server in turn; -c %d -n %d, %d ms a call, %d connection(s); load from %s; %s, %d CPUs, GOMAXPROCS of the Go servers: %s.\n",
+	fmt.Fprintf(w, "%d rounds, each server in turn; -c %d -n %d, %d ms a call, %d connection(s); load from %s; %s, %d CPUs, GOMAXPROCS of the Go servers: %s; greeter runs with -quiet.\n",
 		o.rounds, o.load.Concurrency, o.load.Total, o.sleepMS, o.load.Connections, load, runtime.Version(), runtime.NumCPU(), gomaxprocs(o.gomaxprocs))
 	if ceiling > 0 {
 		fmt.Fprintf(w, "Ceiling: %d concurrent / %d ms = %.0f requests/sec.\n", o.load.Concurrency, o.sleepMS, ceiling)
