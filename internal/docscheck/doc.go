@@ -38,10 +38,11 @@
 //
 //	go test ./internal/docscheck -run TestSessions -update
 //
-// The sessions use the bookstore's default ports (5000, 50051, 9090,
-// 9091), since they are the commands a reader types; if one is taken (by a
-// bookstore you left running, say), they are skipped, with a message naming
-// the port. -short skips them too.
+// The sessions use the default ports (the bookstore's 5000, 50051, 9090,
+// 9091, and chapter 7's greeter on 9999 and front end on 8080), since they
+// are the commands a reader types; if one is taken (by a bookstore you
+// left running, say), they are skipped, with a message naming the port.
+// -short skips them too.
 //
 // # Why not testscript
 //

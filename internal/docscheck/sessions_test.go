@@ -39,7 +39,7 @@ func TestSessions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the docs' commands")
 	}
-	for _, port := range []string{"5000", "50051", "9090", "9091"} {
+	for _, port := range []string{"5000", "50051", "9090", "9091", "9999", "8080"} {
 		lis, err := net.Listen("tcp", ":"+port)
 		if err != nil {
 			unavailable(t, "port "+port+" is in use, and the docs' commands use the bookstore's default ports: "+

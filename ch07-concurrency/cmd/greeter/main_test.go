@@ -1,0 +1,93 @@
+package main_test
+
+import (
+	"regexp"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	pb "github.com/gobookstore/grpc-microservices-go/ch07-concurrency/helloworldpb"
+	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
+	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
+)
+
+func TestMain(m *testing.M) { proctest.VerifyTestMain(m) }
+
+// greeter builds the binary (once per test process).
+func greeter(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	return proctest.Build(t, "github.com/gobookstore/grpc-microservices-go/ch07-concurrency/cmd/greeter")[0]
+}
+
+var serving = regexp.MustCompile(`^greeter: serving gRPC on (\S+) in (\S+) mode$`)
+
+// Each mode serves the benchmark's call, logs it, and stops cleanly on
+// SIGTERM.
+func TestServesInEveryModeAndStopsOnSIGTERM(t *testing.T) {
+	bin := greeter(t)
+	for _, args := range [][]string{
+		{"-mode", "go"},
+		{"-mode", "eventloop"},
+		{"-mode", "eventloop", "-executor", "4"},
+		{"-mode", "onestream"},
+		{}, // go is the default
+	} {
+		p := proctest.Start(t, bin, append([]string{"-addr", "127.0.0.1:0"}, args...))
+		m := p.WaitFor(t, serving)
+		want := "go"
+		if len(args) > 0 {
+			want = args[1]
+		}
+		assert.Equal(t, want, m[2], "%q", args)
+
+		conn, err := grpc.NewClient(m[1], grpc.WithTransportCredentials(insecure.NewCredentials()))
+		require.NoError(t, err)
+		reply, err := pb.NewGreeterClient(conn).SayHello(grpctest.Context(t), &pb.HelloRequest{Name: "Joe", SleepMillisecond: 10})
+		require.NoError(t, err, "%q", args)
+		assert.Equal(t, "Hello, Joe!", reply.GetMessage())
+		require.NoError(t, conn.Close())
+		p.WaitFor(t, regexp.MustCompile(`^Done$`))
+
+		assert.Equal(t, 0, p.Signal(t, syscall.SIGTERM), p.Output())
+		assert.Regexp(t, `(?m)^Handling request\nDone\ngreeter: stopped\n?\z`, p.Output(), "%q", args)
+	}
+}
+
+// -quiet serves without the log lines, for load runs.
+func TestQuietLogsNoRequests(t *testing.T) {
+	p := proctest.Start(t, greeter(t), []string{"-addr", "127.0.0.1:0", "-quiet"})
+	addr := p.WaitFor(t, serving)[1]
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	_, err = pb.NewGreeterClient(conn).SayHello(grpctest.Context(t), &pb.HelloRequest{Name: "Joe"})
+	require.NoError(t, err)
+	require.NoError(t, conn.Close())
+	assert.Equal(t, 0, p.Signal(t, syscall.SIGTERM), p.Output())
+	assert.Regexp(t, `\Agreeter: serving gRPC on \S+ in go mode\ngreeter: stopped\n?\z`, p.Output())
+}
+
+// A mistake on the command line is one line that names it, and exit 2.
+func TestBadFlagsAreNamed(t *testing.T) {
+	bin := greeter(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-mode", "asyncio"}, `greeter: invalid value "asyncio" for flag -mode: unknown mode "asyncio": want one of go, eventloop, onestream (greeter -h lists the flags)` + "\n"},
+		{[]string{"-executor", "4"}, "greeter: -executor 4: only -mode eventloop takes an executor, of at least one worker (greeter -h lists the flags)\n"},
+		{[]string{"-mode", "eventloop", "-executor", "-1"}, "greeter: -executor -1: only -mode eventloop takes an executor, of at least one worker (greeter -h lists the flags)\n"},
+		{[]string{"eventloop"}, `greeter: unexpected argument "eventloop": greeter takes flags only, and they come first (greeter -h lists the flags)` + "\n"},
+	} {
+		stdout, stderr, code := proctest.Run(t, bin, tc.args)
+		assert.Equal(t, 2, code, "%q", tc.args)
+		assert.Empty(t, stdout)
+		assert.Equal(t, tc.want, stderr)
+	}
+}

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package main
+
+import "os/exec"
+
+// dieWithParent needs Linux's Pdeathsig; elsewhere stop does the cleanup.
+func dieWithParent(*exec.Cmd) {}
