@@ -1,6 +1,6 @@
 // Command loadtable reproduces the series' benchmark table on this
 // machine, with Go beside Python: it builds cmd/greeter and the default
-// grpc-go server (ch07-concurrency/baseline), starts them and the series'
+// grpc-go server (ch07-concurrency/cmd/baseline), starts them and the series'
 // Python servers as processes on loopback, loads each in turn with the
 // series' parameters (100 concurrent calls, 10,000 calls, 10 ms), round
 // after round so that all see the same machine, and prints a Markdown
@@ -13,7 +13,8 @@
 //	go run ./ch07-concurrency/cmd/loadtable -only baseline,go -connections 4
 //
 // The load comes from cmd/loadgen's engine, inside this process, unless
-// -ghz names a ghz binary: then every run is the series' ghz command.
+// -ghz names a ghz binary: then every run is the series' ghz command. The
+// work is package loadtable's.
 package main
 
 import (
@@ -21,10 +22,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/gobookstore/grpc-microservices-go/ch07-concurrency/loadtable"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	code := loadtable.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }

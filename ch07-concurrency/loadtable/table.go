@@ -1,4 +1,12 @@
-package main
+// Package loadtable is the loadtable command's engine: it reproduces the
+// series' benchmark table on this machine, with Go beside Python. It
+// builds cmd/greeter and the default grpc-go server
+// (ch07-concurrency/cmd/baseline), starts them and the series' Python servers
+// as processes on loopback, loads each in turn with the series' parameters,
+// round after round so that all see the same machine, and prints a
+// Markdown table: requests/sec, latency, and the CPU each server spent a
+// call.
+package loadtable
 
 import (
 	"bufio"
@@ -134,7 +142,10 @@ type sample struct {
 	failedToMeasure error
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// Run is the loadtable command: it parses args (the command's flags),
+// measures, prints the table on stdout and what it skipped or could not
+// measure on stderr, and returns the exit code: 2 for a flag mistake.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, fs, err := parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(stderr)
@@ -193,7 +204,7 @@ func table(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 
 	greeterBin, baselineBin := filepath.Join(dir, "greeter"), filepath.Join(dir, "baseline")
-	for bin, pkg := range map[string]string{greeterBin: "./ch07-concurrency/cmd/greeter", baselineBin: "./ch07-concurrency/baseline"} {
+	for bin, pkg := range map[string]string{greeterBin: "./ch07-concurrency/cmd/greeter", baselineBin: "./ch07-concurrency/cmd/baseline"} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -1,4 +1,4 @@
-package main
+package loadtable
 
 import (
 	"os/exec"

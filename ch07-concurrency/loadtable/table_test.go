@@ -1,4 +1,4 @@
-package main
+package loadtable
 
 import (
 	"bytes"
@@ -29,7 +29,7 @@ func TestTableOfTheGoServers(t *testing.T) {
 	}
 	proctest.TrackSources(t)
 	var out, errOut bytes.Buffer
-	code := run(testwait.Context(t), []string{"-n", "200", "-c", "20", "-slow-n", "10", "-rounds", "2", "-only", "baseline,go,onestream,eventloop"}, &out, &errOut)
+	code := Run(testwait.Context(t), []string{"-n", "200", "-c", "20", "-slow-n", "10", "-rounds", "2", "-only", "baseline,go,onestream,eventloop"}, &out, &errOut)
 	require.Equal(t, 0, code, "stderr: %s", errOut.String())
 	t.Log("\n" + out.String())
 
@@ -76,7 +76,7 @@ func TestFlags(t *testing.T) {
 		`unexpected argument "go": loadtable takes flags`: {"go"},
 	} {
 		var out, errOut bytes.Buffer
-		code := run(t.Context(), args, &out, &errOut)
+		code := Run(t.Context(), args, &out, &errOut)
 		assert.Equal(t, 2, code, "%v", args)
 		assert.Contains(t, errOut.String(), "loadtable: "+msg, "%v", args)
 		assert.Empty(t, out.String())

@@ -8,7 +8,7 @@
 // lose nothing to this server. It lives apart from cmd/greeter so that
 // nothing chapter 7 adds (modes, logging, options) can slow it down.
 //
-//	go run ./ch07-concurrency/baseline -addr 127.0.0.1:9999
+//	go run ./ch07-concurrency/cmd/baseline -addr 127.0.0.1:9999
 package main
 
 import (
