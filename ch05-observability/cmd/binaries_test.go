@@ -174,6 +174,9 @@ func (c *collector) span(t *testing.T, service string, kind tracepb.Span_SpanKin
 // of one page are one trace: the Marketplace's HTTP request, its gRPC call
 // inside it, and Recommendations' handling of that call.
 func TestTraceAcrossBothProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs real processes")
+	}
 	c := &collector{spans: map[string][]*tracepb.Span{}}
 	addr := grpctest.ServeLoopback(t, func(s grpc.ServiceRegistrar) { coltracepb.RegisterTraceServiceServer(s, c) })
 	rec, mkt, page, _, _ := bookstore(t, "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+addr)
