@@ -135,3 +135,12 @@ func TestSleepIsPassedToTheGreeter(t *testing.T) {
 	assert.Equal(t, "Hello, Bo!\n", body)
 	assert.Equal(t, 250*time.Millisecond, testwait.Recv(t, waits, "the greeter's wait"))
 }
+
+// A target grpc.NewClient refuses is an error that names the Greeter, not
+// the backend of chapter 3's Connect, which this one is.
+func TestConnectNamesTheGreeter(t *testing.T) {
+	_, err := frontend.Connect("dns:///%zz")
+	require.Error(t, err)
+	assert.Regexp(t, `^connect to the greeter at "dns:///%zz": .*invalid URL escape`, err.Error())
+	assert.NotContains(t, err.Error(), "recommendations")
+}

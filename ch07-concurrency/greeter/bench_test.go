@@ -15,7 +15,8 @@ import (
 
 // The benchmarks measure what a call costs gRPC itself: the Go-mode
 // server with sleep_millisecond 0, in memory (bufconn) and over loopback
-// TCP, one caller at a time and, with -parallel, GOMAXPROCS callers.
+// TCP, one caller at a time and, in the "-parallel" sub-benchmarks (b.RunParallel),
+// GOMAXPROCS callers.
 
 func benchClient(b *testing.B, over string) pb.GreeterClient {
 	b.Helper()

@@ -93,7 +93,10 @@ func New(o Options) (*Server, error) {
 	if s.log == nil {
 		s.log = log.New(io.Discard, "", 0)
 	}
-	if o.Executor < 0 || (o.Executor > 0 && s.mode != EventLoop) {
+	switch {
+	case o.Executor < 0:
+		return nil, fmt.Errorf("greeter: an executor of %d workers: the workers must be 0 or more (0 blocks the loop)", o.Executor)
+	case o.Executor > 0 && s.mode != EventLoop:
 		return nil, fmt.Errorf("greeter: an executor of %d workers: only the %s mode takes one, of at least one worker", o.Executor, EventLoop)
 	}
 	switch s.mode {

@@ -77,21 +77,19 @@ func (f *inFlight) most() int {
 
 // barrier opens when n parties have arrived at it.
 type barrier struct {
-	n       atomic.Int64
-	want    int64
-	open    chan struct{}
-	arrived chan struct{} // one value per arrival, for tests that count them
+	n    atomic.Int64
+	want int64
+	open chan struct{}
 }
 
 func newBarrier(n int) *barrier {
-	return &barrier{want: int64(n), open: make(chan struct{}), arrived: make(chan struct{}, 100)}
+	return &barrier{want: int64(n), open: make(chan struct{})}
 }
 
 // wait is a greeter wait that meets the barrier: it returns once n waits
 // have arrived, or with an error if they never do, so a server that runs
 // fewer than n at once fails the test instead of hanging it.
 func (b *barrier) wait(ctx context.Context, _ time.Duration) error {
-	b.arrived <- struct{}{}
 	if b.n.Add(1) == b.want {
 		close(b.open)
 	}

@@ -187,6 +187,9 @@ func TestSlowReaderBlocksTheSenderWithinTheFlowControlWindow(t *testing.T) {
 	// most 32 replies of 4 KiB, and at least the window's worth always
 	// goes out. Once the server has begun a Send it cannot finish past
 	// that, it is stuck: the count cannot grow until the client reads.
+	// The write quota is an unexported grpc-go default (defaultWriteQuota
+	// in internal/transport/defaults.go, 64 KiB in grpc-go v1.85.0, the
+	// version go.mod requires): a release that changes it moves highest.
 	lowest, highest := int64(window/msgSize), int64(2*window/msgSize)+2
 	testwait.Until(t, "the server to block in Send", func() bool {
 		done := sends.done.Load()

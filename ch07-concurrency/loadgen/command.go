@@ -2,12 +2,15 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 )
 
 // Flags are cmd/loadgen's flags. The defaults are ghz's (-c 50, -n 200,
@@ -40,6 +43,9 @@ func (f *Flags) Check() error {
 	if f.Addr == "" {
 		return fmt.Errorf("-addr is empty: the Greeter's host:port is needed")
 	}
+	if _, port, err := net.SplitHostPort(f.Addr); err != nil || port == "" {
+		return fmt.Errorf("-addr %q: the Greeter's host:port is needed, such as 127.0.0.1:9999", f.Addr)
+	}
 	if f.sleepMS < 0 {
 		return fmt.Errorf("-sleep %d: a non-negative number of milliseconds is needed", f.sleepMS)
 	}
@@ -52,7 +58,9 @@ func (f *Flags) Check() error {
 
 // Main runs the load the flags describe against f.Addr and prints ghz's
 // summary to w. ctx ending (an interrupt) stops it early, with a summary of
-// the calls made.
+// the calls made. When no call succeeded (the server is down, or every call
+// failed), Main still prints the summary and then returns an error that
+// starts "no call succeeded" and carries the first call's error.
 func Main(ctx context.Context, f *Flags, w io.Writer, opts ...grpc.DialOption) error {
 	ctx, cancel := context.WithTimeout(ctx, f.MaxTime)
 	defer cancel()
@@ -68,5 +76,15 @@ func Main(ctx context.Context, f *Flags, w io.Writer, opts ...grpc.DialOption) e
 	if err := Close(conns); err != nil {
 		return err
 	}
-	return r.WriteSummary(w)
+	if err := r.WriteSummary(w); err != nil {
+		return err
+	}
+	if r.Codes[codes.OK] == 0 {
+		first := r.FirstError
+		if first == nil { // ctx ended before any call was made
+			first = errors.New("no call was made")
+		}
+		return fmt.Errorf("no call succeeded: %w", first)
+	}
+	return nil
 }

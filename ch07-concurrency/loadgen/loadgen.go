@@ -143,6 +143,9 @@ func Run(ctx context.Context, conns []grpc.ClientConnInterface, cfg Config) *Rep
 		if errOf[i] != nil && r.Errors[codeOf[i]] == nil {
 			r.Errors[codeOf[i]] = errOf[i]
 		}
+		if r.FirstError == nil {
+			r.FirstError = errOf[i]
+		}
 	}
 	r.sort()
 	return r

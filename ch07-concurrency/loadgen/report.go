@@ -16,6 +16,9 @@ type Report struct {
 	Latencies []time.Duration
 	Codes     map[codes.Code]int   // calls by status code, OK included
 	Errors    map[codes.Code]error // one error of each failing code, as an example
+	// FirstError is the error of the first failed call, in the order the
+	// calls were numbered; nil if every call made succeeded.
+	FirstError error
 }
 
 // sort puts the latencies in increasing order, which the percentiles need.

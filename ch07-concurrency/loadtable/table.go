@@ -75,6 +75,18 @@ func parse(args []string) (*options, *flag.FlagSet, error) {
 		case o.timeout <= 0:
 			return fmt.Errorf("-timeout %v: must be positive", o.timeout)
 		}
+		if o.ghz != "" {
+			// Found now, a flag mistake; not after the servers are built.
+			path, err := exec.LookPath(o.ghz)
+			if err != nil {
+				return fmt.Errorf("-ghz %s: no ghz to run there (%v)", o.ghz, err)
+			}
+			// ghz runs in the module's root: a relative path would then
+			// name another file.
+			if o.ghz, err = filepath.Abs(path); err != nil {
+				return fmt.Errorf("-ghz %s: %w", o.ghz, err)
+			}
+		}
 		for _, name := range o.selected() {
 			if !slices.Contains(names(), name) {
 				return fmt.Errorf("-only: no server %q (servers: %s)", name, strings.Join(names(), ","))
@@ -392,15 +404,34 @@ func processCPU(pid int) (float64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("the server's CPU time: %w", err)
 	}
+	cpu, err := statCPU(string(data))
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return cpu, nil
+}
+
+// tick is the unit of /proc's CPU times, in seconds.
+const tick = 0.01
+
+// statCPU is utime + stime, in seconds, from the text of /proc/<pid>/stat.
+func statCPU(stat string) (float64, error) {
 	// The fields after the command's name, which is in parentheses and may
 	// hold spaces; utime and stime are the 14th and 15th fields.
-	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	end := strings.LastIndexByte(stat, ')')
+	if end < 0 {
+		return 0, errors.New("no command name in parentheses")
+	}
+	f := strings.Fields(stat[end+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("%d fields after the command name, not the 13 or more utime and stime need", len(f))
+	}
 	utime, err1 := strconv.ParseFloat(f[11], 64)
 	stime, err2 := strconv.ParseFloat(f[12], 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		return 0, err
 	}
-	return (utime + stime) / 100, nil
+	return (utime + stime) * tick, nil
 }
 
 // selfCPU is this process's CPU time so far, in seconds, to the
@@ -470,11 +501,12 @@ func (o *options) print(w io.Writer, rows []*server, notes []string) {
 		if failed > 0 {
 			label += fmt.Sprintf(" (%d calls failed)", failed)
 		}
-		fmt.Fprintf(w, "| %s | %d | %.0f (%.0f–%.0f) | %s | %s | %.3f | %.3f | %s |\n", label, o.calls(s),
+		fmt.Fprintf(w, "| %s | %d | %.0f (%.0f–%.0f) | %s | %s | %s | %.3f | %s |\n", label, o.calls(s),
 			median(rps), rps[0], rps[len(rps)-1],
 			loadgen.FormatDuration(time.Duration(median(col(func(x sample) float64 { return float64(x.p50) })))),
 			loadgen.FormatDuration(time.Duration(median(col(func(x sample) float64 { return float64(x.p99) })))),
-			per1000(func(x sample) float64 { return x.serverCPU }), per1000(func(x sample) float64 { return x.clientCPU }), pct)
+			serverCPUColumn(median(col(func(x sample) float64 { return x.serverCPU })), per1000(func(x sample) float64 { return x.serverCPU }), o.calls(s)),
+			per1000(func(x sample) float64 { return x.clientCPU }), pct)
 	}
 	if len(notes) > 0 {
 		fmt.Fprintln(w)
@@ -482,6 +514,17 @@ func (o *options) print(w io.Writer, rows []*server, notes []string) {
 	for _, n := range notes {
 		fmt.Fprintln(w, "- "+n)
 	}
+}
+
+// serverCPUColumn prints the server's CPU s per 1,000 calls. /proc counts
+// in ticks of 10 ms, so a run shorter than that can measure nothing: when
+// the median run measured less than one tick, the column says so, with the
+// bound one tick sets on calls calls, rather than print 0.000.
+func serverCPUColumn(medianRun, per1000 float64, calls int) string {
+	if medianRun < tick/2 && calls > 0 {
+		return fmt.Sprintf("<%.3f", 1000*tick/float64(calls))
+	}
+	return fmt.Sprintf("%.3f", per1000)
 }
 
 func gomaxprocs(n int) string {

@@ -35,7 +35,7 @@ func TestTableOfTheGoServers(t *testing.T) {
 
 	assert.Contains(t, out.String(), "2 rounds, each server in turn; -c 20 -n 200, 10 ms a call, 1 connection(s)")
 	assert.Contains(t, out.String(), "Ceiling: 20 concurrent / 10 ms = 2000 requests/sec.")
-	row := regexp.MustCompile(`(?m)^\| (Go: [^|]+) \| (\d+) \| ([0-9]+) \(([0-9]+)–([0-9]+)\) \| ([0-9.]+ (?:s|ms|µs)) \| ([0-9.]+ (?:s|ms|µs)) \| ([0-9.]+) \| ([0-9.]+) \| ([0-9]+)% \|$`)
+	row := regexp.MustCompile(`(?m)^\| (Go: [^|]+) \| (\d+) \| ([0-9]+) \(([0-9]+)–([0-9]+)\) \| ([0-9.]+ (?:s|ms|µs)) \| ([0-9.]+ (?:s|ms|µs)) \| (<?[0-9.]+) \| ([0-9.]+) \| ([0-9]+)% \|$`)
 	rows := row.FindAllStringSubmatch(out.String(), -1)
 	var labels []string
 	for _, r := range rows {
@@ -45,7 +45,7 @@ func TestTableOfTheGoServers(t *testing.T) {
 		hi, _ := strconv.Atoi(r[5])
 		assert.True(t, lo <= median && median <= hi, "median within min–max: %s", r[0])
 		for _, f := range r[8:10] {
-			_, err := strconv.ParseFloat(f, 64)
+			_, err := strconv.ParseFloat(strings.TrimPrefix(f, "<"), 64)
 			assert.NoError(t, err, r[0])
 		}
 	}
@@ -73,6 +73,7 @@ func TestFlags(t *testing.T) {
 		"-gomaxprocs -1: must not be negative":            {"-gomaxprocs", "-1"},
 		"-slow-n 0: at least 1 call is needed":            {"-slow-n", "0"},
 		"-timeout 0s: must be positive":                   {"-timeout", "0"},
+		"-ghz /nonexistent/ghz: no ghz to run there":      {"-ghz", "/nonexistent/ghz"},
 		`unexpected argument "go": loadtable takes flags`: {"go"},
 	} {
 		var out, errOut bytes.Buffer
@@ -81,6 +82,26 @@ func TestFlags(t *testing.T) {
 		assert.Contains(t, errOut.String(), "loadtable: "+msg, "%v", args)
 		assert.Empty(t, out.String())
 	}
+}
+
+// /proc/<pid>/stat: utime and stime after the command's name, which may
+// hold spaces and parentheses; a short or odd line is an error, not a panic.
+func TestStatCPU(t *testing.T) {
+	cpu, err := statCPU("4242 (python3 (x) y) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 37 0 0 20 0 3 0 100 0 0\n")
+	require.NoError(t, err)
+	assert.InDelta(t, 2.87, cpu, 1e-9)
+	for _, stat := range []string{"", "4242 python3", "4242 (python3) S 1 4242", "4242 (python3) S 1 4242 4242 0 -1 4194560 1234 0 0 0 x 37"} {
+		_, err := statCPU(stat)
+		assert.Error(t, err, "%q", stat)
+	}
+}
+
+// Below one 10 ms tick a run measured nothing: the column says how little
+// that is, rather than 0.000.
+func TestServerCPUColumnBelowOneTick(t *testing.T) {
+	assert.Equal(t, "<0.050", serverCPUColumn(0, 0, 200))
+	assert.Equal(t, "<0.001", serverCPUColumn(0, 0, 10000))
+	assert.Equal(t, "0.029", serverCPUColumn(0.29, 0.029, 10000))
 }
 
 func TestGhzCommandIsTheSeries(t *testing.T) {

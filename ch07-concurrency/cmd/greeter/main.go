@@ -44,7 +44,10 @@ func main() {
 		if !*quiet {
 			opts.Log = log.New(os.Stdout, "", 0)
 		}
-		if *executor < 0 || (*executor > 0 && mode != greeter.EventLoop) {
+		switch {
+		case *executor < 0:
+			return fmt.Errorf("-executor %d: the executor's workers must be 0 or more (0 blocks the loop)", *executor)
+		case *executor > 0 && mode != greeter.EventLoop:
 			return fmt.Errorf("-executor %d: only -mode eventloop takes an executor, of at least one worker", *executor)
 		}
 		return nil

@@ -82,7 +82,7 @@ func TestBadFlagsAreNamed(t *testing.T) {
 	}{
 		{[]string{"-mode", "asyncio"}, `greeter: invalid value "asyncio" for flag -mode: unknown mode "asyncio": want one of go, eventloop, onestream (greeter -h lists the flags)` + "\n"},
 		{[]string{"-executor", "4"}, "greeter: -executor 4: only -mode eventloop takes an executor, of at least one worker (greeter -h lists the flags)\n"},
-		{[]string{"-mode", "eventloop", "-executor", "-1"}, "greeter: -executor -1: only -mode eventloop takes an executor, of at least one worker (greeter -h lists the flags)\n"},
+		{[]string{"-mode", "eventloop", "-executor", "-1"}, "greeter: -executor -1: the executor's workers must be 0 or more (0 blocks the loop) (greeter -h lists the flags)\n"},
 		{[]string{"eventloop"}, `greeter: unexpected argument "eventloop": greeter takes flags only, and they come first (greeter -h lists the flags)` + "\n"},
 	} {
 		stdout, stderr, code := proctest.Run(t, bin, tc.args)
