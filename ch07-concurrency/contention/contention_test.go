@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gobookstore/grpc-microservices-go/ch07-concurrency/contention"
+	"github.com/gobookstore/grpc-microservices-go/ch07-concurrency/greeter"
 	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
 )
 
@@ -220,9 +221,10 @@ func TestStoppedWorkerRefusesWork(t *testing.T) {
 // takes 100 µs: run it with -blockprofile or -mutexprofile to see where
 // the holding-lock version waits.
 func BenchmarkGuestbook(b *testing.B) {
-	save := func(context.Context, string, int) error {
-		time.Sleep(100 * time.Microsecond)
-		return nil
+	// The store's I/O: a 100 µs wait that honours the call's context, as
+	// a database client's does (the Go mode's wait, from package greeter).
+	save := func(ctx context.Context, _ string, _ int) error {
+		return greeter.ContextWait(ctx, 100*time.Microsecond)
 	}
 	for _, bc := range []struct {
 		name string

@@ -40,6 +40,9 @@ type fake struct {
 	calls, inFlight, maxInFlight atomic.Int64
 	once                         sync.Once
 	opened                       chan struct{}
+	// entered, if set, gets a token for each call that reaches the
+	// handler (dropped when full): a test waits on it instead of polling.
+	entered chan struct{}
 }
 
 func newFake(open int64) *fake { return &fake{open: open, opened: make(chan struct{})} }
@@ -52,6 +55,12 @@ func (f *fake) SayHello(ctx context.Context, req *pb.HelloRequest) (*pb.HelloRep
 	}
 	if f.open > 0 && in >= f.open {
 		f.once.Do(func() { close(f.opened) })
+	}
+	if f.entered != nil {
+		select {
+		case f.entered <- struct{}{}:
+		default:
+		}
 	}
 	select {
 	case <-f.opened:
@@ -151,18 +160,18 @@ func TestRunCountsDeadlines(t *testing.T) {
 // no new call starts, so the report holds exactly the calls made.
 func TestRunStopsWhenTheContextEnds(t *testing.T) {
 	f := newFake(0)
+	f.entered = make(chan struct{}, 1000)
 	_, conns := serve(t, f, 2)
 	ctx, cancel := context.WithCancel(testwait.Context(t))
-	go func() {
-		// Cancel once all four workers are in the handler: a condition,
-		// not a pause.
-		for f.inFlight.Load() < 4 && ctx.Err() == nil {
-			time.Sleep(time.Millisecond)
-		}
-		cancel()
-	}()
-	r := loadgen.Run(ctx, conns, config(4, 1000, 2))
+	defer cancel()
+	done := make(chan *loadgen.Report, 1)
+	go func() { done <- loadgen.Run(ctx, conns, config(4, 1000, 2)) }()
+	// Cancel once all four workers are in the handler.
+	for range 4 {
+		testwait.Recv(t, f.entered, "a worker's call to reach the handler")
+	}
 	cancel()
+	r := testwait.Recv(t, done, "the run to end")
 	assert.Equal(t, 4, r.Count())
 	assert.Equal(t, map[codes.Code]int{codes.Canceled: 4}, r.Codes)
 	assert.Equal(t, int64(4), f.calls.Load())
