@@ -31,6 +31,7 @@ import (
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
 	"github.com/gobookstore/grpc-microservices-go/ch07-concurrency/loadgen"
 	"github.com/gobookstore/grpc-microservices-go/ch07-concurrency/pyservers"
+	"github.com/gobookstore/grpc-microservices-go/internal/proccpu"
 )
 
 // options are loadtable's flags.
@@ -344,7 +345,7 @@ func (s *server) stop() {
 func (o *options) measure(ctx context.Context, root string, s *server) sample {
 	cfg := o.load
 	cfg.Total = o.calls(s)
-	before, err := processCPU(s.cmd.Process.Pid)
+	before, err := proccpu.Seconds(s.cmd.Process.Pid)
 	if err != nil {
 		return sample{failedToMeasure: err}
 	}
@@ -367,7 +368,7 @@ func (o *options) measure(ctx context.Context, root string, s *server) sample {
 			}
 		}
 	}
-	after, err := processCPU(s.cmd.Process.Pid)
+	after, err := proccpu.Seconds(s.cmd.Process.Pid)
 	if err != nil {
 		return sample{failedToMeasure: err}
 	}
@@ -395,43 +396,6 @@ func loadOnce(ctx context.Context, addr string, cfg loadgen.Config, limit time.D
 		return nil, fmt.Errorf("the run did not finish within -timeout %v: %d of %d calls made", limit, r.Count(), cfg.Total)
 	}
 	return r, nil
-}
-
-// processCPU is pid's CPU time so far, user and system, in seconds, from
-// /proc/<pid>/stat: utime and stime, in clock ticks of 1/100 s.
-func processCPU(pid int) (float64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("the server's CPU time: %w", err)
-	}
-	cpu, err := statCPU(string(data))
-	if err != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-	}
-	return cpu, nil
-}
-
-// tick is the unit of /proc's CPU times, in seconds.
-const tick = 0.01
-
-// statCPU is utime + stime, in seconds, from the text of /proc/<pid>/stat.
-func statCPU(stat string) (float64, error) {
-	// The fields after the command's name, which is in parentheses and may
-	// hold spaces; utime and stime are the 14th and 15th fields.
-	end := strings.LastIndexByte(stat, ')')
-	if end < 0 {
-		return 0, errors.New("no command name in parentheses")
-	}
-	f := strings.Fields(stat[end+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("%d fields after the command name, not the 13 or more utime and stime need", len(f))
-	}
-	utime, err1 := strconv.ParseFloat(f[11], 64)
-	stime, err2 := strconv.ParseFloat(f[12], 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return (utime + stime) * tick, nil
 }
 
 // selfCPU is this process's CPU time so far, in seconds, to the
@@ -521,8 +485,8 @@ func (o *options) print(w io.Writer, rows []*server, notes []string) {
 // the median run measured less than one tick, the column says so, with the
 // bound one tick sets on calls calls, rather than print 0.000.
 func serverCPUColumn(medianRun, per1000 float64, calls int) string {
-	if medianRun < tick/2 && calls > 0 {
-		return fmt.Sprintf("<%.3f", 1000*tick/float64(calls))
+	if medianRun < proccpu.Tick/2 && calls > 0 {
+		return fmt.Sprintf("<%.3f", 1000*proccpu.Tick/float64(calls))
 	}
 	return fmt.Sprintf("%.3f", per1000)
 }

@@ -84,18 +84,6 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-// /proc/<pid>/stat: utime and stime after the command's name, which may
-// hold spaces and parentheses; a short or odd line is an error, not a panic.
-func TestStatCPU(t *testing.T) {
-	cpu, err := statCPU("4242 (python3 (x) y) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 37 0 0 20 0 3 0 100 0 0\n")
-	require.NoError(t, err)
-	assert.InDelta(t, 2.87, cpu, 1e-9)
-	for _, stat := range []string{"", "4242 python3", "4242 (python3) S 1 4242", "4242 (python3) S 1 4242 4242 0 -1 4194560 1234 0 0 0 x 37"} {
-		_, err := statCPU(stat)
-		assert.Error(t, err, "%q", stat)
-	}
-}
-
 // Below one 10 ms tick a run measured nothing: the column says how little
 // that is, rather than 0.000.
 func TestServerCPUColumnBelowOneTick(t *testing.T) {

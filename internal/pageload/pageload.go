@@ -9,14 +9,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gobookstore/grpc-microservices-go/internal/proccpu"
 )
 
 // Result is what a run measured.
@@ -94,16 +94,11 @@ func CPUSeconds(t testing.TB, pids ...int) []float64 {
 	t.Helper()
 	var out []float64
 	for _, pid := range pids {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		cpu, err := proccpu.Seconds(pid)
 		if err != nil {
-			t.Fatalf("CPU time of %d: %v", pid, err)
+			t.Fatal(err)
 		}
-		// The fields after the command's name, which is in parentheses and
-		// may hold spaces; utime and stime are the 14th and 15th fields.
-		f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-		utime, _ := strconv.ParseFloat(f[11], 64)
-		stime, _ := strconv.ParseFloat(f[12], 64)
-		out = append(out, (utime+stime)/100) // clock ticks: 100 a second on Linux
+		out = append(out, cpu)
 	}
 	return out
 }
