@@ -7,8 +7,10 @@ import (
 	"context"
 	"encoding/hex"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -83,20 +85,12 @@ func scrape(t *testing.T, url string) map[string]float64 {
 	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
 	require.NoError(t, err, "not Prometheus' text format:\n%s", body)
 	samples := map[string]float64{}
-	vec, err := expfmt.ExtractSamples(&expfmt.DecodeOptions{Timestamp: model.Now()}, mapValues(families)...)
+	vec, err := expfmt.ExtractSamples(&expfmt.DecodeOptions{Timestamp: model.Now()}, slices.Collect(maps.Values(families))...)
 	require.NoError(t, err)
 	for _, s := range vec {
 		samples[s.Metric.String()] = float64(s.Value)
 	}
 	return samples
-}
-
-func mapValues[K comparable, V any](m map[K]V) []V {
-	var out []V
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
 }
 
 // After a known sequence (three pages, each with a request ID), /metrics

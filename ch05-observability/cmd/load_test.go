@@ -1,6 +1,7 @@
 package cmd_test
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"os"
@@ -119,12 +120,5 @@ func TestHomepageThroughput(t *testing.T) {
 		}
 		fmt.Fprintf(&table, "| %s | %.0f | %.0f%% | %.0f | %.0f | %.0f |\n", s.name, m, 100*m/base, median(col[0]), median(col[1]), median(col[2]))
 	}
-	t.Logf("%d rounds of %d pages, %d clients, GOGC=%s:\n%s", *loadRounds, *loadPages, *loadWorkers, cmp(*loadGOGC, "100"), table.String())
-}
-
-func cmp(s, otherwise string) string {
-	if s == "" {
-		return otherwise
-	}
-	return s
+	t.Logf("%d rounds of %d pages, %d clients, GOGC=%s:\n%s", *loadRounds, *loadPages, *loadWorkers, cmp.Or(*loadGOGC, "100"), table.String())
 }

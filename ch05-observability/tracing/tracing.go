@@ -68,20 +68,20 @@ func (t Tracing) Handler(h http.Handler, operation string) http.Handler {
 	return otelhttp.NewHandler(h, operation, otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(t.prop))
 }
 
-// Endpoint names the standard environment variables that name a collector
+// endpointVars names the standard environment variables that name a collector
 // for traces; the OTLP exporter reads them (and the other OTEL_EXPORTER_OTLP_*
 // ones) itself.
-var Endpoint = []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"}
+var endpointVars = []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"}
 
 // FromEnvironment returns Tracing for the service named service. When one
-// of the Endpoint variables is set, spans are exported over OTLP/gRPC to
+// of the endpointVars variables is set, spans are exported over OTLP/gRPC to
 // the collector it names, and shutdown flushes them. When none is, tracing
 // is off: nothing is instrumented, so it costs nothing (with a no-op
 // tracer the instruments still cost about a sixth of the page's
 // throughput: see docs/05). OTEL_SERVICE_NAME overrides service.
 func FromEnvironment(ctx context.Context, service string, getenv func(string) string) (t Tracing, shutdown func(context.Context) error, err error) {
 	configured := false
-	for _, v := range Endpoint {
+	for _, v := range endpointVars {
 		configured = configured || getenv(v) != ""
 	}
 	if !configured {

@@ -78,7 +78,8 @@ func TestTLSCost(t *testing.T) {
 			creds, err := tr.client.ClientCredentials()
 			require.NoError(t, err)
 			var s sample
-			s.calls, s.recCall = measure(t, tr, func(ctx context.Context) pageload.Result {
+			var cpu []float64
+			s.calls, cpu = measure(t, tr, func(ctx context.Context) pageload.Result {
 				conn, err := grpc.NewClient(tr.target, grpc.WithTransportCredentials(creds))
 				require.NoError(t, err)
 				defer conn.Close()
@@ -87,8 +88,9 @@ func TestTLSCost(t *testing.T) {
 					resp, err := client.Recommend(ctx, &pb.RecommendationRequest{MaxResults: 3})
 					return err == nil && len(resp.GetRecommendations()) == 3
 				})
-			})
-			s.conns, s.recConn = measure(t, tr, func(ctx context.Context) pageload.Result {
+			}, tr.rec.Pid())
+			s.recCall = cpu[0]
+			s.conns, cpu = measure(t, tr, func(ctx context.Context) pageload.Result {
 				return pageload.Loop(ctx, *loadN/20, *loadWorkers, 5*time.Minute, func(ctx context.Context) bool {
 					conn, err := grpc.NewClient(tr.target, grpc.WithTransportCredentials(creds))
 					if err != nil {
@@ -98,14 +100,12 @@ func TestTLSCost(t *testing.T) {
 					_, err = pb.NewRecommendationsClient(conn).Recommend(ctx, &pb.RecommendationRequest{MaxResults: 3})
 					return err == nil
 				})
-			})
-			var mktBefore, mktAfter []float64
-			s.pages, s.recPage = measure(t, tr, func(ctx context.Context) pageload.Result {
-				mktBefore = pageload.CPUSeconds(t, tr.mkt.Pid())
-				defer func() { mktAfter = pageload.CPUSeconds(t, tr.mkt.Pid()) }()
+			}, tr.rec.Pid())
+			s.recConn = cpu[0]
+			s.pages, cpu = measure(t, tr, func(ctx context.Context) pageload.Result {
 				return pageload.Run(ctx, nil, tr.page, *loadN, *loadWorkers, 5*time.Minute)
-			})
-			s.mktPage = 1e6 * (mktAfter[0] - mktBefore[0]) / float64(*loadN)
+			}, tr.rec.Pid(), tr.mkt.Pid())
+			s.recPage, s.mktPage = cpu[0], cpu[1]
 			if round > 0 {
 				samples[tr.name] = append(samples[tr.name], s)
 			}
@@ -141,12 +141,15 @@ func TestTLSCost(t *testing.T) {
 }
 
 // measure runs one load against tr and returns what it did a second, and
-// the CPU µs Recommendations spent on each.
-func measure(t *testing.T, tr *transport, load func(context.Context) pageload.Result) (perSecond, cpuEach float64) {
+// the CPU µs each of pids spent on each thing it did.
+func measure(t *testing.T, tr *transport, load func(context.Context) pageload.Result, pids ...int) (perSecond float64, cpuEach []float64) {
 	t.Helper()
-	before := pageload.CPUSeconds(t, tr.rec.Pid())
+	before := pageload.CPUSeconds(t, pids...)
 	r := load(t.Context())
-	after := pageload.CPUSeconds(t, tr.rec.Pid())
+	after := pageload.CPUSeconds(t, pids...)
 	assert.Zero(t, r.Failures, "%s: %v", tr.name, r)
-	return r.PerSecond(), 1e6 * (after[0] - before[0]) / float64(r.Pages)
+	for i := range pids {
+		cpuEach = append(cpuEach, 1e6*(after[i]-before[i])/float64(r.Pages))
+	}
+	return r.PerSecond(), cpuEach
 }

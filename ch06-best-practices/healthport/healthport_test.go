@@ -3,7 +3,6 @@ package healthport_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -37,11 +36,7 @@ func TestServeTellsTheMainServersHealth(t *testing.T) {
 	// goroutine behind; the end of the test also checks how it stopped.
 	t.Cleanup(func() {
 		cancel()
-		select {
-		case <-stopped:
-		case <-time.After(10 * time.Second):
-			t.Error("the health port did not stop")
-		}
+		testwait.Recv(t, stopped, "the health port to stop")
 	})
 	conn := grpctest.NewClient(t, lis)
 	client := healthpb.NewHealthClient(conn)

@@ -65,7 +65,7 @@ func main() {
 	g.Go(func() error { return httpserver.Serve(gctx, httpserver.New(healthz.Mount(page)), lis) })
 	g.Go(func() error { return p.ServeMetrics(gctx) })
 	err = errors.Join(g.Wait(), p.Close())
-	if errors.Is(err, serve.ErrShutdownTimeout) {
+	if serve.OnlyTimeout(err) {
 		p.Log.Warn("stopped after the shutdown timeout", "timeout", httpserver.ShutdownTimeout, "err", err)
 	} else if err != nil {
 		p.Log.Error("serve", "err", err)

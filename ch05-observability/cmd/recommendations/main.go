@@ -54,7 +54,7 @@ func main() {
 	g.Go(func() error { return s.Serve(gctx, lis) })
 	g.Go(func() error { return p.ServeMetrics(gctx) })
 	err = errors.Join(g.Wait(), p.Close())
-	if errors.Is(err, serve.ErrShutdownTimeout) {
+	if serve.OnlyTimeout(err) {
 		p.Log.Warn("stopped after the shutdown timeout", "timeout", recommendations.ShutdownTimeout, "err", err)
 	} else if err != nil {
 		p.Log.Error("serve", "err", err)
