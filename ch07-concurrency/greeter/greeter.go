@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/serve"
 	pb "github.com/gobookstore/grpc-microservices-go/ch07-concurrency/helloworldpb"
 )
 
@@ -135,8 +136,10 @@ func (s *Server) Register(r grpc.ServiceRegistrar) { pb.RegisterGreeterServer(r,
 
 // Close ends the event loop and its workers and waits for them, or until
 // ctx ends: a blocking wait cannot be interrupted, so a loop in the middle
-// of a long one stops only when it is over. Call Close after the
-// grpc.Server has stopped: a step still queued then fails with
+// of a long one stops only when it is over. When ctx ends first, Close
+// gives up with an error that wraps serve.ErrShutdownTimeout (and ctx's
+// error), the same a forced stop of the grpc.Server returns. Call Close
+// after the grpc.Server has stopped: a step still queued then fails with
 // codes.Unavailable.
 func (s *Server) Close(ctx context.Context) error {
 	if s.loop == nil {
@@ -151,7 +154,7 @@ func (s *Server) Close(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("greeter: the event loop is still blocked: %w", ctx.Err())
+		return fmt.Errorf("greeter: the event loop is still blocked: %w (%w)", serve.ErrShutdownTimeout, ctx.Err())
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/serve"
 	"github.com/gobookstore/grpc-microservices-go/ch07-concurrency/greeter"
 	pb "github.com/gobookstore/grpc-microservices-go/ch07-concurrency/helloworldpb"
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
@@ -299,6 +300,37 @@ func TestNewRefusesAnExecutorOutsideTheEventLoop(t *testing.T) {
 	assert.ErrorContains(t, err, "only the eventloop mode")
 	_, err = greeter.New(greeter.Options{Mode: "threads"})
 	assert.ErrorContains(t, err, `unknown mode "threads"`)
+}
+
+// Close cannot interrupt a blocking wait: when its context ends first it
+// gives up with serve.ErrShutdownTimeout, which a binary logs as a
+// warning, and a later Close, once the wait is over, stops the loop.
+func TestCloseGivesUpOnABlockedLoop(t *testing.T) {
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	wait := func(context.Context, time.Duration) error {
+		started <- struct{}{}
+		return gate(release)
+	}
+	g, err := greeter.New(greeter.Options{Mode: greeter.EventLoop, Wait: wait})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		_, err := g.SayHello(testwait.Context(t), &pb.HelloRequest{Name: "Joe"})
+		done <- err
+	}()
+	testwait.Recv(t, started, "the loop to start the wait")
+
+	expired, cancel := context.WithDeadline(context.Background(), time.Now())
+	defer cancel()
+	err = g.Close(expired)
+	assert.ErrorIs(t, err, serve.ErrShutdownTimeout)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "the event loop is still blocked")
+
+	close(release)
+	assert.NoError(t, g.Close(testwait.Context(t)))
+	testwait.Recv(t, done, "the call to end")
 }
 
 // gate waits for a value from ch, or its close; it is for the server's
