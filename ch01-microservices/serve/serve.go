@@ -15,6 +15,37 @@ import (
 // happened, so a binary logs it as a warning and exits 0.
 var ErrShutdownTimeout = errors.New("requests still in flight at the shutdown timeout were cut")
 
+// OnlyTimeout reports whether err is a stop that cut requests at its time
+// limit and nothing else: err is not nil, and every leaf of its tree (an
+// error that wraps nothing, reached through fmt.Errorf's %w and through
+// errors.Join) is ErrShutdownTimeout. A binary exits 0 on such an error.
+//
+// errors.Is is not enough here: a stop joins the timeout with whatever
+// else failed on the way out (a Close, a flush), and errors.Is finds the
+// timeout among them, which would pass a real failure off as a warning.
+func OnlyTimeout(err error) bool {
+	switch e := err.(type) {
+	case nil:
+		return false
+	case interface{ Unwrap() []error }:
+		if errs := e.Unwrap(); len(errs) > 0 {
+			for _, c := range errs {
+				if !OnlyTimeout(c) {
+					return false
+				}
+			}
+			return true
+		}
+	case interface{ Unwrap() error }:
+		if inner := e.Unwrap(); inner != nil {
+			return OnlyTimeout(inner)
+		}
+	}
+	// A leaf (or a wrapper of nothing): errors.Is also honours an Is
+	// method the leaf may have.
+	return errors.Is(err, ErrShutdownTimeout)
+}
+
 // Until calls run, which blocks while it serves, until ctx ends; then it
 // calls stop, which must make run return. It returns the first error of
 // either, or nil.

@@ -3,6 +3,7 @@ package serve_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -80,4 +81,28 @@ func TestUntilReturnsAStopError(t *testing.T) {
 	cancel()
 	err := serve.Until(ctx, s.run, func() error { _ = s.stop(); return slow })
 	assert.ErrorIs(t, err, slow)
+}
+
+func TestOnlyTimeout(t *testing.T) {
+	cut := fmt.Errorf("http: %w", serve.ErrShutdownTimeout)
+	failed := errors.New("close failed")
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"plain timeout", serve.ErrShutdownTimeout, true},
+		{"wrapped timeout", cut, true},
+		{"timeout joined with itself", errors.Join(cut, fmt.Errorf("grpc: %w", serve.ErrShutdownTimeout)), true},
+		{"wrapped join of timeouts", fmt.Errorf("run: %w", errors.Join(cut, serve.ErrShutdownTimeout)), true},
+		{"timeout joined with a failure", errors.Join(cut, failed), false},
+		{"wrapped join with a failure", fmt.Errorf("run: %w", errors.Join(cut, failed)), false},
+		{"nested join with a failure", errors.Join(cut, errors.Join(serve.ErrShutdownTimeout, failed)), false},
+		{"another error", failed, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, serve.OnlyTimeout(tc.err))
+		})
+	}
 }

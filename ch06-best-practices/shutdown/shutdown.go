@@ -20,7 +20,6 @@ package shutdown
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -125,25 +124,11 @@ func Finish(log *slog.Logger, err error, timeout time.Duration) int {
 	case err == nil:
 		log.Info("Shut down gracefully")
 		return 0
-	case onlyCut(err):
+	case serve.OnlyTimeout(err):
 		log.Warn("Shut down at the cap, cutting calls still in flight", "timeout", timeout.String(), "err", err)
 		return 0
 	default:
 		log.Error("Shut down after a failure", "err", err)
 		return 1
 	}
-}
-
-// onlyCut reports whether err, and every error joined in it, is a stop
-// that cut calls at the cap; any other error among them is a failure.
-func onlyCut(err error) bool {
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range joined.Unwrap() {
-			if !onlyCut(e) {
-				return false
-			}
-		}
-		return true
-	}
-	return errors.Is(err, serve.ErrShutdownTimeout)
 }

@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -43,7 +42,7 @@ func main() {
 	page := homepage.New(catalog.NewRecommender(catalog.Seeded(*seed)), homepage.Options{})
 	fmt.Println("monolith: serving the bookstore on", httpserver.URL(lis.Addr()))
 	err = httpserver.Serve(ctx, httpserver.New(page), lis)
-	if errors.Is(err, serve.ErrShutdownTimeout) {
+	if serve.OnlyTimeout(err) {
 		slog.Warn("stopped after the shutdown timeout", "timeout", httpserver.ShutdownTimeout, "err", err)
 	} else if err != nil {
 		slog.Error("serve", "err", err)

@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -47,7 +46,7 @@ func main() {
 	fmt.Println("bookstore: open", httpserver.URL(httpLis.Addr()), "in a browser; Ctrl+C stops both services")
 	recs := recommendations.NewServer(catalog.Seeded(*seed))
 	err = bookstore.Run(ctx, httpLis, grpcLis, recs, bookstore.Options{})
-	if errors.Is(err, serve.ErrShutdownTimeout) {
+	if serve.OnlyTimeout(err) {
 		slog.Warn("stopped after the shutdown timeouts", "err", err)
 	} else if err != nil {
 		fail("run", err)

@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -52,7 +51,7 @@ func main() {
 	fmt.Println("marketplace: serving on", httpserver.URL(lis.Addr()))
 	page := marketplace.New(conn, homepage.Options{})
 	err = httpserver.Serve(ctx, httpserver.New(page), lis)
-	if errors.Is(err, serve.ErrShutdownTimeout) {
+	if serve.OnlyTimeout(err) {
 		slog.Warn("stopped after the shutdown timeout", "timeout", httpserver.ShutdownTimeout, "err", err)
 	} else if err != nil {
 		slog.Error("serve", "err", err)

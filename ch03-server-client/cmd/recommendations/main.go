@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -43,7 +42,7 @@ func main() {
 	pb.RegisterRecommendationsServer(s, recommendations.NewServer(catalog.Seeded(flags.Seed)))
 	fmt.Println("recommendations: serving gRPC on", lis.Addr())
 	err = recommendations.Serve(ctx, s, lis)
-	if errors.Is(err, serve.ErrShutdownTimeout) {
+	if serve.OnlyTimeout(err) {
 		slog.Warn("stopped after the shutdown timeout", "timeout", recommendations.ShutdownTimeout, "err", err)
 	} else if err != nil {
 		slog.Error("serve", "err", err)

@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"net"
 	"os"
@@ -55,7 +54,7 @@ func main() {
 	page := marketplace.New(conn, homepage.Options{Logger: log})
 	log.Info("serving HTTP", "addr", lis.Addr().String(), "url", httpserver.URL(lis.Addr()), "recommendations", flags.Target)
 	err = httpserver.Serve(ctx, httpserver.New(healthz.Mount(page)), lis)
-	if errors.Is(err, serve.ErrShutdownTimeout) {
+	if serve.OnlyTimeout(err) {
 		log.Warn("stopped after the shutdown timeout", "timeout", httpserver.ShutdownTimeout, "err", err)
 	} else if err != nil {
 		log.Error("serve", "err", err)

@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"net"
 	"os"
@@ -42,7 +41,7 @@ func main() {
 	s := grpcserver.New(recommendations.NewServer(catalog.Seeded(flags.Seed)), grpcserver.DefaultLimits())
 	log.Info("serving gRPC", "addr", lis.Addr().String())
 	err = s.Serve(ctx, lis)
-	if errors.Is(err, serve.ErrShutdownTimeout) {
+	if serve.OnlyTimeout(err) {
 		log.Warn("stopped after the shutdown timeout", "timeout", recommendations.ShutdownTimeout, "err", err)
 	} else if err != nil {
 		log.Error("serve", "err", err)
