@@ -12,11 +12,12 @@ import (
 	"net"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
 )
 
 // bufSize is the in-memory pipe's buffer: ample for the workbook's messages.
@@ -139,12 +140,12 @@ func ServeLoopback(t testing.TB, register func(grpc.ServiceRegistrar), opts ...g
 }
 
 // Context returns a context for one test's RPCs, cancelled when the test
-// ends. Its deadline is generous: it only stops a broken test from hanging,
-// it never decides whether a working one passes.
+// ends: it is testwait.Context, named here so that a gRPC test finds it
+// next to the server and client it uses. Its deadline (testwait.Bound) is
+// generous: it only stops a broken test from hanging, it never decides
+// whether a working one passes.
 func Context(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	return testwait.Context(t)
 }
 
 // serve serves s on lis in a goroutine, counting accepted connections in
