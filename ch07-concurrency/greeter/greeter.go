@@ -94,27 +94,38 @@ func New(o Options) (*Server, error) {
 	if s.log == nil {
 		s.log = log.New(io.Discard, "", 0)
 	}
-	switch {
-	case o.Executor < 0:
-		return nil, fmt.Errorf("greeter: an executor of %d workers: the workers must be 0 or more (0 blocks the loop)", o.Executor)
-	case o.Executor > 0 && s.mode != EventLoop:
-		return nil, fmt.Errorf("greeter: an executor of %d workers: only the %s mode takes one, of at least one worker", o.Executor, EventLoop)
+	if err := o.Check(); err != nil {
+		return nil, fmt.Errorf("greeter: %w", err)
 	}
-	switch s.mode {
-	case Go, OneStream:
-		if s.wait == nil {
-			s.wait = ContextWait
-		}
-	case EventLoop:
+	if s.mode == EventLoop {
 		if s.wait == nil {
 			s.wait = BlockingWait
 		}
 		s.loop = startLoop(o.Executor)
-	default:
-		var m Mode
-		return nil, fmt.Errorf("greeter: %w", m.Set(string(s.mode)))
+	} else if s.wait == nil {
+		s.wait = ContextWait
 	}
 	return s, nil
+}
+
+// Check reports the first mistake in o, worded after cmd/greeter's flags,
+// which it checks too: a mode that is not one of Modes, or an executor
+// that is negative or outside the event-loop mode. New refuses what Check
+// refuses.
+func (o Options) Check() error {
+	if o.Mode != "" {
+		var m Mode
+		if err := m.Set(string(o.Mode)); err != nil {
+			return err
+		}
+	}
+	switch {
+	case o.Executor < 0:
+		return fmt.Errorf("-executor %d: the executor's workers must be 0 or more (0 blocks the loop)", o.Executor)
+	case o.Executor > 0 && o.Mode != EventLoop:
+		return fmt.Errorf("-executor %d: only -mode %s takes an executor, of at least one worker", o.Executor, EventLoop)
+	}
+	return nil
 }
 
 // Mode reports the server's mode.

@@ -297,9 +297,13 @@ func TestModeFlagNamesTheValidModes(t *testing.T) {
 
 func TestNewRefusesAnExecutorOutsideTheEventLoop(t *testing.T) {
 	_, err := greeter.New(greeter.Options{Mode: greeter.Go, Executor: 2})
-	assert.ErrorContains(t, err, "only the eventloop mode")
+	assert.ErrorContains(t, err, "only -mode eventloop takes an executor")
 	_, err = greeter.New(greeter.Options{Mode: "threads"})
 	assert.ErrorContains(t, err, `unknown mode "threads"`)
+	_, err = greeter.New(greeter.Options{Mode: greeter.EventLoop, Executor: -1})
+	assert.ErrorContains(t, err, "-executor -1: the executor's workers must be 0 or more")
+	assert.NoError(t, greeter.Options{Mode: greeter.EventLoop, Executor: 4}.Check())
+	assert.NoError(t, greeter.Options{}.Check(), "the zero value is the Go mode")
 }
 
 // Close cannot interrupt a blocking wait: when its context ends first it

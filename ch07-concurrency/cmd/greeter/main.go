@@ -34,24 +34,15 @@ import (
 func main() {
 	fs := flag.NewFlagSet("greeter", flag.ContinueOnError)
 	addr := fs.String("addr", ":9999", "gRPC listen address")
-	mode := greeter.Go
-	fs.Var(&mode, "mode", "how calls are handled: go, eventloop or onestream")
-	executor := fs.Int("executor", 0, "in eventloop mode, hand each wait to a pool of this many workers (asyncio's run_in_executor); 0 blocks the loop")
+	opts := greeter.Options{Mode: greeter.Go}
+	fs.Var(&opts.Mode, "mode", "how calls are handled: go, eventloop or onestream")
+	fs.IntVar(&opts.Executor, "executor", 0, "in eventloop mode, hand each wait to a pool of this many workers (asyncio's run_in_executor); 0 blocks the loop")
 	quiet := fs.Bool("quiet", false, "do not log each request (for load runs: two writes per call cost CPU the server could spend serving)")
-	var opts greeter.Options
-	cmdline.Main(fs, os.Args[1:], func() error {
-		opts.Mode, opts.Executor = mode, *executor
-		if !*quiet {
-			opts.Log = log.New(os.Stdout, "", 0)
-		}
-		switch {
-		case *executor < 0:
-			return fmt.Errorf("-executor %d: the executor's workers must be 0 or more (0 blocks the loop)", *executor)
-		case *executor > 0 && mode != greeter.EventLoop:
-			return fmt.Errorf("-executor %d: only -mode eventloop takes an executor, of at least one worker", *executor)
-		}
-		return nil
-	})
+	// The options' own check is the flags' check: one message, one place.
+	cmdline.Main(fs, os.Args[1:], func() error { return opts.Check() })
+	if !*quiet {
+		opts.Log = log.New(os.Stdout, "", 0)
+	}
 
 	// SIGINT (Ctrl+C) and SIGTERM both stop the server gracefully.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -69,7 +60,7 @@ func main() {
 	}
 	s := grpc.NewServer(g.ServerOptions()...)
 	g.Register(s)
-	fmt.Printf("greeter: serving gRPC on %s in %s mode\n", lis.Addr(), mode)
+	fmt.Printf("greeter: serving gRPC on %s in %s mode\n", lis.Addr(), g.Mode())
 	// Chapter 3's Serve: a graceful stop, capped at its ShutdownTimeout.
 	err = recommendations.Serve(ctx, s, lis)
 	closeCtx, cancel := context.WithTimeout(context.Background(), recommendations.ShutdownTimeout)
