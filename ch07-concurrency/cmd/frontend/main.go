@@ -21,6 +21,7 @@ import (
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/httpserver"
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/serve"
+	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
 	"github.com/gobookstore/grpc-microservices-go/ch07-concurrency/frontend"
 )
 
@@ -29,8 +30,9 @@ func main() {
 	addr := fs.String("addr", ":8080", "HTTP listen address")
 	target := fs.String("greeter", "localhost:9999", "host:port of the Greeter")
 	cmdline.Main(fs, os.Args[1:], func() error {
-		if _, _, err := net.SplitHostPort(*target); err != nil {
-			return fmt.Errorf("-greeter %q: want host:port, such as localhost:9999", *target)
+		// Chapter 3's check: without a port, gRPC would quietly try 443.
+		if err := marketplace.CheckTarget(*target); err != nil {
+			return fmt.Errorf("-greeter %q: %w", *target, err)
 		}
 		return nil
 	})
