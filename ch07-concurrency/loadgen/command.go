@@ -64,16 +64,8 @@ func (f *Flags) Check() error {
 func Main(ctx context.Context, f *Flags, w io.Writer, opts ...grpc.DialOption) error {
 	ctx, cancel := context.WithTimeout(ctx, f.MaxTime)
 	defer cancel()
-	conns, err := Connect(f.Addr, f.Connections, opts...)
+	r, err := RunAt(ctx, f.Addr, f.Config, opts...)
 	if err != nil {
-		return err
-	}
-	ifaces := make([]grpc.ClientConnInterface, len(conns))
-	for i, c := range conns {
-		ifaces[i] = c
-	}
-	r := Run(ctx, ifaces, f.Config)
-	if err := Close(conns); err != nil {
 		return err
 	}
 	if err := r.WriteSummary(w); err != nil {

@@ -89,6 +89,27 @@ func Close(conns []*grpc.ClientConn) error {
 	return errors.Join(errs...)
 }
 
+// RunAt runs cfg against target on cfg.Connections fresh connections
+// (Connect, Run, Close), so that a run pays for its own connections and
+// leaves none open; opts are Connect's. It returns an error only when the
+// connections cannot be made or closed; failed calls are in the report.
+// Like Run, it panics if cfg fails Check.
+func RunAt(ctx context.Context, target string, cfg Config, opts ...grpc.DialOption) (*Report, error) {
+	conns, err := Connect(target, cfg.Connections, opts...)
+	if err != nil {
+		return nil, err
+	}
+	ifaces := make([]grpc.ClientConnInterface, len(conns))
+	for i, c := range conns {
+		ifaces[i] = c
+	}
+	r := Run(ctx, ifaces, cfg)
+	if err := Close(conns); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 // Run makes cfg.Total calls over conns with cfg.Concurrency workers and
 // returns what happened. When ctx ends, the workers stop taking new calls
 // and the calls in flight end with ctx's error; the report then counts only

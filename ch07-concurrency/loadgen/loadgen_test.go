@@ -115,6 +115,18 @@ func TestRunMakesExactlyNCallsAtConcurrencyC(t *testing.T) {
 	}
 }
 
+// RunAt opens the run's own connections, makes the calls over all of
+// them, and closes them.
+func TestRunAtOpensAndClosesItsConnections(t *testing.T) {
+	f := newFake(4)
+	s := grpctest.NewServer(t, func(r grpc.ServiceRegistrar) { pb.RegisterGreeterServer(r, f) })
+	r, err := loadgen.RunAt(testwait.Context(t), "passthrough:///bufnet", config(4, 20, 2), s.DialOption())
+	require.NoError(t, err)
+	assert.Equal(t, 20, r.Count())
+	assert.Equal(t, map[codes.Code]int{codes.OK: 20}, r.Codes)
+	assert.Equal(t, int64(2), s.Accepted(), "connections")
+}
+
 // Failed calls are counted by their status code, with an example of each.
 func TestRunCountsErrorsByCode(t *testing.T) {
 	f := newFake(1)

@@ -25,7 +25,6 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
@@ -380,16 +379,8 @@ func (o *options) measure(ctx context.Context, root string, s *server) sample {
 func loadOnce(ctx context.Context, addr string, cfg loadgen.Config, limit time.Duration) (*loadgen.Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	conns, err := loadgen.Connect(addr, cfg.Connections)
+	r, err := loadgen.RunAt(ctx, addr, cfg)
 	if err != nil {
-		return nil, err
-	}
-	ifaces := make([]grpc.ClientConnInterface, len(conns))
-	for i, c := range conns {
-		ifaces[i] = c
-	}
-	r := loadgen.Run(ctx, ifaces, cfg)
-	if err := loadgen.Close(conns); err != nil {
 		return nil, err
 	}
 	if ctx.Err() != nil {
