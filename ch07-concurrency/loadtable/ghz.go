@@ -34,21 +34,21 @@ func ghzArgs(addr string, cfg loadgen.Config) []string {
 
 // runGhz runs ghz once and reads its summary; its CPU comes from the
 // kernel's accounting of the finished process.
-func runGhz(ctx context.Context, ghz, root, addr string, cfg loadgen.Config, limit time.Duration) sample {
+func runGhz(ctx context.Context, ghz, root, addr string, cfg loadgen.Config, limit time.Duration) (sample, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, ghz, ghzArgs(addr, cfg)...)
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return sample{failedToMeasure: fmt.Errorf("%v: %v: %s", cmd.Args, err, errLine(out))}
+		return sample{}, fmt.Errorf("%v: %v: %s", cmd.Args, err, errLine(out))
 	}
 	smp, err := parseGhz(out)
 	if err != nil {
-		return sample{failedToMeasure: fmt.Errorf("%v: %v\n%s", cmd.Args, err, out)}
+		return sample{}, fmt.Errorf("%v: %v\n%s", cmd.Args, err, out)
 	}
 	smp.clientCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
-	return smp
+	return smp, nil
 }
 
 var (

@@ -145,13 +145,12 @@ func names() []string {
 
 // sample is one run against one server.
 type sample struct {
-	perSecond       float64
-	p50, p99        time.Duration
-	calls           int
-	failed          map[codes.Code]int
-	serverCPU       float64 // seconds
-	clientCPU       float64 // seconds, the load generator's
-	failedToMeasure error
+	perSecond float64
+	p50, p99  time.Duration
+	calls     int
+	failed    map[codes.Code]int
+	serverCPU float64 // seconds
+	clientCPU float64 // seconds, the load generator's
 }
 
 // Run is the loadtable command: it parses args (the command's flags),
@@ -261,9 +260,9 @@ func table(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	for round := range o.rounds {
 		for _, s := range rows {
-			smp := o.measure(ctx, root, s)
-			if smp.failedToMeasure != nil {
-				return fmt.Errorf("%s, round %d: %w", s.label, round+1, smp.failedToMeasure)
+			smp, err := o.measure(ctx, root, s)
+			if err != nil {
+				return fmt.Errorf("%s, round %d: %w", s.label, round+1, err)
 			}
 			fmt.Fprintf(stderr, "loadtable: round %d, %s: %.0f requests/sec\n", round+1, s.label, smp.perSecond)
 			s.samples = append(s.samples, smp)
@@ -341,21 +340,23 @@ func (s *server) stop() {
 }
 
 // measure loads s once and measures its CPU over the run.
-func (o *options) measure(ctx context.Context, root string, s *server) sample {
+func (o *options) measure(ctx context.Context, root string, s *server) (sample, error) {
 	cfg := o.load
 	cfg.Total = o.calls(s)
 	before, err := proccpu.Seconds(s.cmd.Process.Pid)
 	if err != nil {
-		return sample{failedToMeasure: err}
+		return sample{}, err
 	}
 	var smp sample
 	if o.ghz != "" {
-		smp = runGhz(ctx, o.ghz, root, s.addr, cfg, o.timeout)
+		if smp, err = runGhz(ctx, o.ghz, root, s.addr, cfg, o.timeout); err != nil {
+			return sample{}, err
+		}
 	} else {
 		selfBefore := selfCPU()
 		r, err := loadOnce(ctx, s.addr, cfg, o.timeout)
 		if err != nil {
-			return sample{failedToMeasure: err}
+			return sample{}, err
 		}
 		smp = sample{perSecond: r.PerSecond(), p50: r.Percentile(50), p99: r.Percentile(99), calls: r.Count(), clientCPU: selfCPU() - selfBefore}
 		for c, n := range r.Codes {
@@ -369,10 +370,10 @@ func (o *options) measure(ctx context.Context, root string, s *server) sample {
 	}
 	after, err := proccpu.Seconds(s.cmd.Process.Pid)
 	if err != nil {
-		return sample{failedToMeasure: err}
+		return sample{}, err
 	}
 	smp.serverCPU = after - before
-	return smp
+	return smp, nil
 }
 
 // loadOnce runs loadgen's engine against addr on fresh connections.
