@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,7 +169,7 @@ func Run(ctx context.Context, conns []grpc.ClientConnInterface, cfg Config) *Rep
 			r.FirstError = errOf[i]
 		}
 	}
-	r.sort()
+	slices.Sort(r.Latencies) // the percentiles need them in order
 	return r
 }
 

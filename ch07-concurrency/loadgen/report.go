@@ -12,17 +12,14 @@ import (
 
 // Report is what a load run measured.
 type Report struct {
-	Total     time.Duration // from the first call's start to the last call's end
-	Latencies []time.Duration
+	Total     time.Duration        // from the first call's start to the last call's end
+	Latencies []time.Duration      // every call's, in increasing order, which the percentiles need
 	Codes     map[codes.Code]int   // calls by status code, OK included
 	Errors    map[codes.Code]error // one error of each failing code, as an example
 	// FirstError is the error of the first failed call, in the order the
 	// calls were numbered; nil if every call made succeeded.
 	FirstError error
 }
-
-// sort puts the latencies in increasing order, which the percentiles need.
-func (r *Report) sort() { slices.Sort(r.Latencies) }
 
 // Count is the number of calls made.
 func (r *Report) Count() int { return len(r.Latencies) }
@@ -75,8 +72,8 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 	return sorted[max(rank, 1)-1]
 }
 
-// Percentiles are those ghz prints under "Latency distribution".
-var Percentiles = []int{10, 25, 50, 75, 90, 95, 99}
+// percentiles are those ghz prints under "Latency distribution".
+var percentiles = []int{10, 25, 50, 75, 90, 95, 99}
 
 // WriteSummary prints r the way ghz prints its summary: the same headings
 // and wording, so a reader can put the two side by side. ghz's histogram
@@ -92,7 +89,7 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	ew.printf("  Average:\t%s\n", FormatDuration(r.Average()))
 	ew.printf("  Requests/sec:\t%.2f\n", r.PerSecond())
 	ew.printf("\nLatency distribution:\n")
-	for _, p := range Percentiles {
+	for _, p := range percentiles {
 		ew.printf("  %d %% in %s \n", p, FormatDuration(r.Percentile(p)))
 	}
 	ew.printf("\nStatus code distribution:\n")

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 	"time"
 
@@ -54,7 +55,7 @@ func TestPercentile(t *testing.T) {
 
 func TestReportFigures(t *testing.T) {
 	r := &Report{Total: 2 * time.Second, Latencies: []time.Duration{4 * time.Millisecond, time.Millisecond, 10 * time.Millisecond, 5 * time.Millisecond}, Codes: map[codes.Code]int{codes.OK: 4}}
-	r.sort()
+	slices.Sort(r.Latencies)
 	assert.Equal(t, 4, r.Count())
 	assert.InDelta(t, 2.0, r.PerSecond(), 1e-9)
 	assert.Equal(t, time.Millisecond, r.Fastest())
