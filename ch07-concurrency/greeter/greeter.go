@@ -148,8 +148,8 @@ func (s *Server) Register(r grpc.ServiceRegistrar) { pb.RegisterGreeterServer(r,
 // Close ends the event loop and its workers and waits for them, or until
 // ctx ends: a blocking wait cannot be interrupted, so a loop in the middle
 // of a long one stops only when it is over. When ctx ends first, Close
-// gives up with an error that wraps serve.ErrShutdownTimeout (and ctx's
-// error), the same a forced stop of the grpc.Server returns. Call Close
+// gives up with an error that wraps serve.ErrShutdownTimeout and names
+// ctx's error, the same a forced stop of the grpc.Server returns. Call Close
 // after the grpc.Server has stopped: a step still queued then fails with
 // codes.Unavailable.
 func (s *Server) Close(ctx context.Context) error {
@@ -165,7 +165,9 @@ func (s *Server) Close(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("greeter: the event loop is still blocked: %w (%w)", serve.ErrShutdownTimeout, ctx.Err())
+		// ctx's error is only named, not wrapped: serve.OnlyTimeout then
+		// sees one leaf, the timeout, and the binary exits 0.
+		return fmt.Errorf("greeter: the event loop is still blocked: %w (%v)", serve.ErrShutdownTimeout, ctx.Err())
 	}
 }
 

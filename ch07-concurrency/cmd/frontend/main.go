@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -48,7 +47,7 @@ func main() {
 		fmt.Println("frontend: serving on", httpserver.URL(lis.Addr())+"hello?name=Ann")
 		fmt.Println("frontend: greeter at", *target)
 	})
-	if errors.Is(err, serve.ErrShutdownTimeout) {
+	if serve.OnlyTimeout(err) {
 		slog.Warn("stopped after the shutdown timeout", "timeout", httpserver.ShutdownTimeout, "err", err)
 	} else if err != nil {
 		slog.Error("serve", "err", err)

@@ -66,7 +66,7 @@ func main() {
 	closeCtx, cancel := context.WithTimeout(context.Background(), recommendations.ShutdownTimeout)
 	defer cancel()
 	err = errors.Join(err, g.Close(closeCtx))
-	if errors.Is(err, serve.ErrShutdownTimeout) {
+	if serve.OnlyTimeout(err) {
 		slog.Warn("stopped after the shutdown timeout", "timeout", recommendations.ShutdownTimeout, "err", err)
 	} else if err != nil {
 		slog.Error("serve", "err", err)
