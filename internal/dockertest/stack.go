@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
+	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
 )
 
 // Stack is one Compose project of a compose file, named uniquely so that
@@ -97,16 +98,9 @@ func FreePort(t *testing.T) string {
 }
 
 // WaitUntil polls ok until it holds, or fails the test after two minutes:
-// containers start slowly on a small machine.
+// containers start slowly on a small machine. It is testwait.UntilWithin
+// with that bound.
 func WaitUntil(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		<-tick.C
-	}
+	testwait.UntilWithin(t, 2*time.Minute, what, ok)
 }

@@ -42,13 +42,31 @@ func Context(t testing.TB) context.Context {
 // announces, such as a server that has stopped accepting.
 func Until(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(Bound)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
+	UntilWithin(t, Bound, what, cond)
+}
+
+// firstPoll is UntilWithin's first pause between two polls.
+const firstPoll = 10 * time.Millisecond
+
+// UntilWithin is Until with its own bound, for what is slow even when
+// nothing is broken, such as containers starting on a small machine.
+//
+// It polls at once, then after 10 ms, and doubles the pause after each
+// miss up to a 480th of bound (62 ms for Bound, 250 ms for two minutes): a
+// condition about to hold is seen at once, and a slow one is not polled
+// hundreds of times a second when each poll may run a command.
+func UntilWithin(t testing.TB, bound time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	pause, longest := firstPoll, max(firstPoll, bound/480)
+	timer := time.NewTimer(pause)
+	defer timer.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting until %s", Bound, what)
+			t.Fatalf("timed out after %v waiting until %s", bound, what)
 		}
-		<-tick.C
+		<-timer.C
+		pause = min(2*pause, longest)
+		timer.Reset(pause)
 	}
 }
