@@ -51,18 +51,20 @@ func OnlyTimeout(err error) bool {
 // either, or nil.
 //
 // An errgroup runs the two side by side. When run returns first, on its
-// own or because its listener broke, the group's context ends too, so stop
-// is called and the waiting goroutine never outlives Until.
+// own or because its listener broke, its deferred cancel ends the context,
+// so stop is called and the waiting goroutine never outlives Until. A plain
+// cancel, because errgroup.WithContext's context ends only on an error,
+// and run may return nil.
 func Until(ctx context.Context, run, stop func() error) error {
-	g, gctx := errgroup.WithContext(ctx)
-	gctx, cancel := context.WithCancel(gctx)
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var g errgroup.Group
 	g.Go(func() error {
 		defer cancel()
 		return run()
 	})
 	g.Go(func() error {
-		<-gctx.Done()
+		<-ctx.Done()
 		return stop()
 	})
 	return g.Wait()
