@@ -46,8 +46,9 @@ type Options struct {
 	Timeout time.Duration
 	// Logger is told when recommendations become unavailable (with the
 	// error) and when they are back (with the number of pages served
-	// without them). Each failed call is logged at debug level only, so an
-	// outage under load does not flood the log. Nil means slog.Default().
+	// without them). The first failed call of an outage is logged at
+	// error level, each further one at debug level only, so an outage
+	// under load does not flood the log. Nil means slog.Default().
 	Logger *slog.Logger
 }
 

@@ -2,8 +2,10 @@
 // images built from the real Dockerfiles, the real compose file brought
 // up with three Recommendations replicas, and everything checked from
 // outside, as the series' integration test does and further. It needs a
-// Docker engine and skips, saying so, without one (CI has one, and fails
-// instead). Nothing it creates outlives it.
+// Docker engine and skips, saying so, without one, in CI too:
+// dockertest.Engine only skips, and .ci/run prints beforehand whether an
+// engine answers, so whether the container tests ran is in its output.
+// Nothing it creates outlives it.
 package containers_test
 
 import (
