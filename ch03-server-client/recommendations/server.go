@@ -92,12 +92,7 @@ const ShutdownTimeout = 5 * time.Second
 // serve.ErrShutdownTimeout (wrapped) after a forced one, or the error that
 // stopped the server.
 func Serve(ctx context.Context, s *grpc.Server, lis net.Listener) error {
-	return ServeWith(ctx, s, lis, func() error {
-		if !Stop(s, ShutdownTimeout) {
-			return fmt.Errorf("grpc: %w", serve.ErrShutdownTimeout)
-		}
-		return nil
-	})
+	return ServeWith(ctx, s, lis, func() error { return Stop(s, ShutdownTimeout) })
 }
 
 // ServeWith serves s on lis until ctx is done, then calls stop, which must
@@ -117,9 +112,11 @@ func ServeWith(ctx context.Context, s *grpc.Server, lis net.Listener, stop func(
 // Stop stops s gracefully: it refuses new connections and RPCs and waits
 // for those in flight. GracefulStop alone has no bound, and a client
 // decides how long an RPC stays open (a stream it never finishes stays open
-// forever), so after timeout Stop cancels what is left, and reports that it
-// had to by returning false.
-func Stop(s *grpc.Server, timeout time.Duration) (graceful bool) {
+// forever), so after timeout Stop cancels what is left, and says it had to
+// by returning serve.ErrShutdownTimeout (wrapped): the error every stop of
+// the workbook returns for that, so a binary logs it as a warning. It
+// returns nil after a graceful stop.
+func Stop(s *grpc.Server, timeout time.Duration) error {
 	done := make(chan struct{})
 	go func() {
 		s.GracefulStop()
@@ -129,10 +126,10 @@ func Stop(s *grpc.Server, timeout time.Duration) (graceful bool) {
 	defer timer.Stop()
 	select {
 	case <-done:
-		return true
+		return nil
 	case <-timer.C:
 		s.Stop() // closes every connection, which also ends GracefulStop
 		<-done
-		return false
+		return fmt.Errorf("grpc: %w", serve.ErrShutdownTimeout)
 	}
 }

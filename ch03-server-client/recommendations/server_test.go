@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
+	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/serve"
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
@@ -288,7 +289,7 @@ func TestStopCancelsRPCsLeftAtTheTimeout(t *testing.T) {
 	callErr := call(t, grpctest.NewClient(t, lis.Listener))
 	testwait.Recv(t, entered, "the RPC to reach the handler")
 
-	assert.False(t, recommendations.Stop(s, 20*time.Millisecond), "the stop had to be forced")
+	assert.ErrorIs(t, recommendations.Stop(s, 20*time.Millisecond), serve.ErrShutdownTimeout, "the stop had to be forced")
 	assert.Equal(t, codes.Unavailable, status.Code(testwait.Recv(t, callErr, "the RPC to fail")))
 	assert.NoError(t, testwait.Recv(t, served, "Serve to return"))
 }
@@ -301,7 +302,7 @@ func TestStopIsGracefulWhenIdle(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(lis) }()
 	require.NoError(t, testwait.Recv(t, call(t, grpctest.NewClient(t, lis.Listener)), "an RPC"), "serving before the stop")
-	assert.True(t, recommendations.Stop(s, time.Hour))
+	assert.NoError(t, recommendations.Stop(s, time.Hour))
 	assert.NoError(t, testwait.Recv(t, served, "Serve to return"))
 }
 

@@ -159,11 +159,13 @@ func (s *Server) setStatus(st healthpb.HealthCheckResponse_ServingStatus) {
 }
 
 // Serve serves on lis, at most MaxConnections connections at once, until
-// ctx ends, and stops as chapter 3's recommendations.Serve does. Health
-// reports SERVING from the moment it serves.
+// ctx ends, and stops as chapter 3's recommendations.Serve does:
+// recommendations.Stop with its ShutdownTimeout. It is ServeWith with that
+// stop, so health reports SERVING from the moment it serves.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
-	s.setStatus(healthpb.HealthCheckResponse_SERVING)
-	return recommendations.Serve(ctx, s.Server, netutil.LimitListener(lis, s.maxConns))
+	return s.ServeWith(ctx, lis, func() error {
+		return recommendations.Stop(s.Server, recommendations.ShutdownTimeout)
+	})
 }
 
 // ServeWith is Serve with a stop of the caller's: when ctx ends it calls

@@ -95,10 +95,7 @@ func GRPC(signals context.Context, s *grpcserver.Server, log *slog.Logger, timeo
 		// back to SERVING while the server drains.
 		s.Health.Shutdown()
 		log.Info("draining gRPC calls in flight", "timeout", timeout.String())
-		if !recommendations.Stop(s.Server, timeout) {
-			return fmt.Errorf("grpc: %w", serve.ErrShutdownTimeout)
-		}
-		return nil
+		return recommendations.Stop(s.Server, timeout)
 	}
 }
 
