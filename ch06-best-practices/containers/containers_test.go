@@ -2,8 +2,8 @@
 // over mutual TLS: chapter 4's Dockerfiles built with chapter 6's binaries,
 // chapter 6's compose file brought up with certificates from cmd/gencerts
 // mounted as secrets, and everything checked from outside. It needs a
-// Docker engine and skips, saying so, without one (CI has one, and fails
-// instead). Nothing it creates outlives it.
+// Docker engine and skips, saying so, without one (.ci/run prints whether
+// the container tests run). Nothing it creates outlives it.
 package containers_test
 
 import (

@@ -76,7 +76,10 @@ func main() {
 	g.Go(func() error { return p.ServeMetrics(gctx) })
 	err = g.Wait()
 	// Only now, with no page left to serve, the connection closes.
-	err = errors.Join(err, conn.Close(), p.Close())
-	p.Log.Info("closed the connection to recommendations")
+	closeErr := conn.Close()
+	if closeErr == nil {
+		p.Log.Info("closed the connection to recommendations")
+	}
+	err = errors.Join(err, closeErr, p.Close())
 	os.Exit(shutdown.Finish(p.Log, err, stopFlags.Timeout))
 }

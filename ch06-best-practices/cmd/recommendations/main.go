@@ -95,8 +95,7 @@ func main() {
 		g.Go(func() error { return healthport.Serve(drained, healthLis, s.Health) })
 	}
 	g.Go(func() error { return p.ServeMetrics(gctx) })
-	err = errors.Join(g.Wait(), p.Close())
-	endHealth()
+	err = errors.Join(g.Wait(), p.Close()) // the health port ended with the main server
 	os.Exit(shutdown.Finish(p.Log, err, stopFlags.Timeout))
 }
 
