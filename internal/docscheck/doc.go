@@ -6,7 +6,8 @@
 // # Sessions
 //
 // A ```console block is a session, and the test runs it the way a reader
-// would, in order, from the repository root, each command in a terminal of
+// would, in order, from a copy of the repository (so that what the
+// commands write never lands in the working tree), each command in a terminal of
 // its own (a pseudo-terminal, so programs behave as they do for a reader).
 // Lines that start with "$ " are commands, run by bash; the lines after a
 // command are what it prints, standard output and standard error together,

@@ -4,8 +4,10 @@ package docscheck_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"flag"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -50,6 +52,7 @@ func TestSessions(t *testing.T) {
 	}
 	proctest.TrackSources(t)
 	root, pages := readPages(t)
+	work := scratchCopy(t, root)
 	for _, p := range pages {
 		t.Run(p.path, func(t *testing.T) {
 			var edits []edit
@@ -57,7 +60,7 @@ func TestSessions(t *testing.T) {
 				if !slices.ContainsFunc(sec.blocks, func(b block) bool { return len(b.info) > 0 && b.info[0] == "console" }) {
 					continue
 				}
-				t.Run(sec.heading, func(t *testing.T) { edits = append(edits, runSection(t, root, p, sec)...) })
+				t.Run(sec.heading, func(t *testing.T) { edits = append(edits, runSection(t, work, p, sec)...) })
 			}
 			if *update && len(edits) > 0 {
 				slices.SortFunc(edits, func(a, b edit) int { return b.start - a.start })
@@ -85,9 +88,48 @@ type edit struct {
 	lines      []string
 }
 
-// runSection runs the console blocks of one section, and returns the edits
-// that would make the page show what the commands printed.
-func runSection(t *testing.T, root string, p page, sec section) (edits []edit) {
+// scratchCopy copies the repository at root (less .git) to a directory of
+// its own, where the sessions run: what their commands write (chapter 6's
+// certificates, a binary built with go build) lands there, never in the
+// working tree. The directory's name depends only on root, so that the go
+// command's build cache, which keys a package on its directory too, still
+// serves a second run; it is removed when the test ends, and at the start
+// of the next run if a killed run left it behind.
+func scratchCopy(t *testing.T, root string) string {
+	t.Helper()
+	work := filepath.Join(os.TempDir(), fmt.Sprintf("docscheck-%x", sha256.Sum256([]byte(root)))[:len("docscheck-")+12])
+	require.NoError(t, os.RemoveAll(work))
+	t.Cleanup(func() { _ = os.RemoveAll(work) })
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		switch {
+		case d.IsDir() && d.Name() == ".git":
+			return filepath.SkipDir
+		case d.IsDir():
+			return os.MkdirAll(filepath.Join(work, rel), 0o755)
+		case !d.Type().IsRegular():
+			return nil // sockets, links: nothing a session reads
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(work, rel), data, info.Mode().Perm())
+	})
+	require.NoError(t, err, "copy the repository to %s for the sessions", work)
+	return work
+}
+
+// runSection runs the console blocks of one section in dir, and returns the
+// edits that would make the page show what the commands printed.
+func runSection(t *testing.T, dir string, p page, sec section) (edits []edit) {
 	var servers []*terminal
 	var serverSteps []step
 	defer func() {
@@ -111,9 +153,11 @@ func runSection(t *testing.T, root string, p page, sec section) (edits []edit) {
 			continue
 		}
 		for _, word := range b.info[1:] {
-			if name, ok := strings.CutPrefix(word, "needs="); ok && !has(name) {
-				unavailable(t, name+" is not installed")
-				return edits
+			if name, ok := strings.CutPrefix(word, "needs="); ok {
+				if missing := lack(name); missing != "" {
+					unavailable(t, missing)
+					return edits
+				}
 			}
 		}
 		var steps []step
@@ -133,7 +177,7 @@ func runSection(t *testing.T, root string, p page, sec section) (edits []edit) {
 				t.Errorf("%s: a server block holds one command, not %d", p.path, len(steps))
 				return edits
 			}
-			term := start(t, root, steps[0].command)
+			term := start(t, dir, steps[0].command)
 			if !term.waitFor(func(out string) bool { return strings.Contains(out, "\n") }) {
 				t.Errorf("%s: $ %s: printed no line; it printed:\n%s", steps[0].where, steps[0].command, term.output())
 			}
@@ -141,7 +185,7 @@ func runSection(t *testing.T, root string, p page, sec section) (edits []edit) {
 			continue
 		}
 		for _, st := range steps {
-			edits = append(edits, check(t, p, st, start(t, root, st.command))...)
+			edits = append(edits, check(t, p, st, start(t, dir, st.command))...)
 		}
 	}
 	return edits
@@ -190,14 +234,25 @@ func normalize(s string) string {
 	return strings.Join(lines, "\n")
 }
 
-// has reports whether a needs= prerequisite is met here, by the first
-// program of that name on PATH, as the reader's shell would find it.
-func has(name string) bool {
+// lack says what is missing for a needs= prerequisite, naming the program
+// it looked at, or "" when the first program of that name on PATH (as the
+// reader's shell would find it) is there and able.
+func lack(name string) string {
 	if name == "python-grpc" {
-		return exec.Command("python3", "-c", "import grpc, grpc_tools").Run() == nil
+		py, err := exec.LookPath("python3")
+		if err != nil {
+			return "no python3 on PATH"
+		}
+		if out, err := exec.Command(py, "-c", "import grpc, grpc_tools").CombinedOutput(); err != nil {
+			return fmt.Sprintf("%s (the python3 on PATH) cannot import grpc and grpc_tools: %s",
+				py, strings.TrimSpace(string(out)))
+		}
+		return ""
 	}
-	_, err := exec.LookPath(name)
-	return err == nil
+	if _, err := exec.LookPath(name); err != nil {
+		return name + " is not on PATH"
+	}
+	return ""
 }
 
 // unavailable skips what cannot run here, except in CI, which must run all.
