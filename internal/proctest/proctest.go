@@ -50,7 +50,8 @@ func Build(t testing.TB, pkgs ...string) []string {
 	built.Lock()
 	defer built.Unlock()
 	if built.dir == "" {
-		dir, err := os.MkdirTemp("", "proctest-")
+		sweepKilled()
+		dir, err := os.MkdirTemp("", fmt.Sprintf("proctest-%d-", os.Getpid()))
 		if err != nil {
 			t.Fatalf("proctest: %v", err)
 		}
@@ -72,6 +73,22 @@ func Build(t testing.TB, pkgs ...string) []string {
 		built.paths[pkg], paths[i] = path, path
 	}
 	return paths
+}
+
+// sweepKilled removes the binaries of earlier test processes that were
+// killed before their Cleanup ran (go test's -timeout, a Ctrl+C): their
+// directory names the process that made it, and that process is gone.
+func sweepKilled() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "proctest-*-*"))
+	for _, dir := range dirs {
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(dir), "proctest-%d-", &pid); err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH { // no such process
+			_ = os.RemoveAll(dir)
+		}
+	}
 }
 
 // TrackSources makes `go test`'s cache depend on the repository's files.
