@@ -9,7 +9,9 @@
 package interop_test
 
 import (
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,11 +25,11 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage/homepagetest"
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
+	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/catalog"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
@@ -60,14 +62,23 @@ func python(t *testing.T) (interpreter, dir string) {
 	}
 	// Debian's packages install for /usr/bin/python3, which may not be the
 	// first python3 on PATH.
+	var tried []string
 	for _, candidate := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(candidate, "-c", "import grpc, grpc_tools, google.protobuf").Run() == nil {
-			interpreter = candidate
+		path, err := exec.LookPath(candidate)
+		if err != nil {
+			tried = append(tried, candidate+" (not found)")
+			continue
+		}
+		out, err := exec.Command(path, "-c", "import grpc, grpc_tools, google.protobuf").CombinedOutput()
+		if err == nil {
+			interpreter = path
 			break
 		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		tried = append(tried, fmt.Sprintf("%s (%s)", path, lines[len(lines)-1]))
 	}
 	if interpreter == "" {
-		unavailable("no python3 with grpcio, grpc_tools and protobuf")
+		unavailable("no python3 with grpcio, grpc_tools and protobuf: tried " + strings.Join(tried, ", "))
 	}
 
 	dir = t.TempDir()
@@ -89,16 +100,22 @@ func TestGoClientsWithPythonServer(t *testing.T) {
 	server := proctest.Start(t, py, []string{filepath.Join(dir, "recommendations_server.py"), "127.0.0.1:0"})
 	addr := server.WaitFor(t, regexp.MustCompile(`serving gRPC on (\S+)`))[1]
 
-	conn, err := marketplace.Connect(addr)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	defer conn.Close()
+	client := pb.NewRecommendationsClient(conn)
 
 	t.Run("homepage", func(t *testing.T) {
-		rec := homepagetest.Serve(marketplace.New(conn, homepage.Options{Timeout: 10 * time.Second}), http.MethodGet, "/")
-		homepagetest.AssertHome(t, rec.Code, rec.Body.String())
+		rec := httptest.NewRecorder()
+		page := marketplace.New(client, marketplace.Options{Timeout: 10 * time.Second})
+		page.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		assert.Equal(t, http.StatusOK, rec.Code)
+		assert.Equal(t, 3, strings.Count(rec.Body.String(), "<li>"), rec.Body.String())
+		for _, title := range []string{"The Maltese Falcon", "Murder on the Orient Express", "The Hound of the Baskervilles"} {
+			assert.Contains(t, rec.Body.String(), "<li>"+title+"</li>")
+		}
 	})
 
-	client := pb.NewRecommendationsClient(conn)
 	t.Run("same semantics", func(t *testing.T) {
 		resp, err := client.Recommend(grpctest.Context(t), &pb.RecommendationRequest{Category: pb.BookCategory_SELF_HELP, MaxResults: 10})
 		require.NoError(t, err)
@@ -130,7 +147,7 @@ func TestGoClientsWithPythonServer(t *testing.T) {
 func TestPythonClientWithGoServer(t *testing.T) {
 	py, dir := python(t)
 	addr := grpctest.ServeLoopback(t, func(s grpc.ServiceRegistrar) {
-		pb.RegisterRecommendationsServer(s, recommendations.NewServer(nil))
+		pb.RegisterRecommendationsServer(s, recommendations.NewServer(catalog.NewRecommender(nil)))
 	})
 
 	run := func(category, maxResults string) (string, int) {

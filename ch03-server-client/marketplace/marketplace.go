@@ -1,40 +1,146 @@
-// Package marketplace is the Marketplace web app: the chapter 1 homepage,
-// with its recommendations now fetched from the Recommendations service
-// over gRPC.
+// Package marketplace is the Marketplace web app: chapter 1's homepage,
+// with its books now fetched from the Recommendations service over gRPC.
 //
-// The page itself is unchanged. What is new is the Recommendations type, a
-// gRPC client that satisfies homepage.Recommender, and the rules for finding
-// the service (RECOMMENDATIONS_HOST) and connecting to it once.
+// The page and its template are chapter 1's. What changes is where the
+// books come from, a pb.RecommendationsClient, and the rule for finding the
+// service: RECOMMENDATIONS_HOST, on port 50051.
 package marketplace
 
 import (
+	"bytes"
 	"context"
+	"embed"
 	"errors"
-	"flag"
 	"fmt"
+	"html/template"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials/insecure"
-
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 )
 
+// DefaultTimeout bounds each call to Recommendations when Options.Timeout
+// is zero. About a second: long enough for a healthy service, short enough
+// that a reader never waits long for a page whose recommendations are down.
+const DefaultTimeout = time.Second
+
+// Options tune the handler. The zero value is ready to use.
+type Options struct {
+	// Timeout bounds each Recommend call; a slow service is treated as an
+	// unavailable one. Zero means DefaultTimeout.
+	Timeout time.Duration
+	// Logger is told when recommendations become unavailable (with the
+	// error) and when they are back (with the number of pages served
+	// without them). The first failed call of an outage is logged at
+	// error level, each further one at debug level only, so an outage
+	// under load does not flood the log. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+//go:embed templates/home.html
+var templates embed.FS
+
+// page is parsed once, at start-up; Must panics on a broken template, which
+// is a bug in this repository, not a run-time condition.
+var page = template.Must(template.ParseFS(templates, "templates/home.html"))
+
+// pageData is what the template renders.
+type pageData struct {
+	Books       []*pb.BookRecommendation
+	Unavailable bool
+}
+
+// New returns the homepage handler, which asks client for three mystery
+// books for user 1 on every page. It serves GET / and answers 404 for any
+// other path. When the call fails or is slower than the timeout, the page
+// still renders, with HTTP 200, no books and a notice: a broken
+// Recommendations must not take the whole store down. The log says when
+// that starts and when it ends.
+//
+// client should be built on the process's one *grpc.ClientConn, which
+// carries every page's call.
+func New(client pb.RecommendationsClient, opts Options) http.Handler {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	h := &handler{client: client, opts: opts}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", h.serveHome)
+	return mux
+}
+
+type handler struct {
+	client pb.RecommendationsClient
+	opts   Options
+
+	// down is true from the first failed call until the next good one;
+	// failed counts the pages served without books meanwhile.
+	down   atomic.Bool
+	failed atomic.Int64
+}
+
+func (h *handler) serveHome(w http.ResponseWriter, r *http.Request) {
+	// gRPC sends the deadline with the request, so Recommendations gives up
+	// on the call at the same moment the page does.
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
+	defer cancel()
+
+	var data pageData
+	resp, err := h.client.Recommend(ctx, &pb.RecommendationRequest{
+		UserId:     1,
+		Category:   pb.BookCategory_MYSTERY,
+		MaxResults: 3,
+	})
+	if err != nil && r.Context().Err() != nil {
+		return // the visitor left: no page to render, and no outage to report
+	}
+	if err != nil {
+		h.failed.Add(1)
+		// Only the request that sees the service go down logs it at
+		// error level; during an outage under load, one line per page
+		// would bury everything else in the log.
+		if h.down.CompareAndSwap(false, true) {
+			h.opts.Logger.ErrorContext(r.Context(), "recommendations unavailable", "err", err)
+		} else {
+			h.opts.Logger.DebugContext(r.Context(), "recommendations still unavailable", "err", err)
+		}
+		data.Unavailable = true
+	} else {
+		if h.down.CompareAndSwap(true, false) {
+			h.opts.Logger.InfoContext(r.Context(), "recommendations available again",
+				"pages_without_books", h.failed.Swap(0))
+		}
+		data.Books = resp.GetRecommendations()
+	}
+
+	// Render into a buffer first, so a template error becomes a clean 500
+	// instead of half a page with a 200 status already sent.
+	var buf bytes.Buffer
+	if err := page.Execute(&buf, data); err != nil {
+		h.opts.Logger.ErrorContext(r.Context(), "render homepage", "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = buf.WriteTo(w)
+}
+
 // HostEnv names the environment variable that holds the Recommendations
-// host, as in the series. The port is always RecommendationsPort: we never
-// read RECOMMENDATIONS_PORT, because Kubernetes sets it to tcp://ip:port for
-// a Service named recommendations.
+// host, as in the series. The port is always Port: RECOMMENDATIONS_PORT is
+// never read, because Kubernetes sets it to tcp://ip:port for a Service
+// named recommendations.
 const (
-	HostEnv             = "RECOMMENDATIONS_HOST"
-	DefaultHost         = "localhost"
-	RecommendationsPort = "50051"
+	HostEnv     = "RECOMMENDATIONS_HOST"
+	DefaultHost = "localhost"
+	Port        = "50051"
 )
 
 // Target returns the host:port of the Recommendations service:
@@ -48,64 +154,26 @@ func Target(getenv func(string) string) (string, error) {
 		host = DefaultHost
 	}
 	if err := checkHost(host); err != nil {
-		if CheckTarget(host) == nil { // a host:port, as -recommendations takes it
-			return "", fmt.Errorf("$%s=%q has a port: set it to the host alone (the port is always %s), or pass -recommendations %s",
-				HostEnv, host, RecommendationsPort, host)
+		if CheckTarget(host) == nil {
+			return "", fmt.Errorf("$%s=%q has a port: set it to the host alone (the port is always %s)", HostEnv, host, Port)
 		}
 		if inner, ok := strings.CutPrefix(host, "["); ok && net.ParseIP(strings.TrimSuffix(inner, "]")) != nil {
 			return "", fmt.Errorf("$%s=%q: write an IPv6 address without brackets: %s", HostEnv, host, strings.TrimSuffix(inner, "]"))
 		}
 		return "", fmt.Errorf("$%s=%q: %w", HostEnv, host, err)
 	}
-	return net.JoinHostPort(host, RecommendationsPort), nil
-}
-
-// Flags are the Marketplace binary's flags, which every chapter's
-// Marketplace shares.
-type Flags struct {
-	// Addr is the HTTP listen address (-addr).
-	Addr string
-	// Target is the host:port of Recommendations: -recommendations, or else
-	// $RECOMMENDATIONS_HOST:50051. Check sets it.
-	Target string
-
-	flag   string
-	getenv func(string) string
-}
-
-// NewFlags defines -addr and -recommendations on fs. After fs is parsed,
-// Check validates them and reads the environment with getenv; main passes
-// Check to cmdline.Main.
-func NewFlags(fs *flag.FlagSet, getenv func(string) string) *Flags {
-	f := &Flags{getenv: getenv}
-	fs.StringVar(&f.Addr, "addr", ":5000", "HTTP listen address")
-	fs.Func("recommendations", "`host:port` of the Recommendations service, instead of $"+HostEnv+":"+RecommendationsPort,
-		func(s string) error {
-			f.flag = s
-			return CheckTarget(s)
-		})
-	return f
-}
-
-// Check sets Target from -recommendations or the environment, or returns
-// why neither is usable.
-func (f *Flags) Check() (err error) {
-	f.Target = f.flag
-	if f.Target == "" {
-		f.Target, err = Target(f.getenv)
-	}
-	return err
+	return net.JoinHostPort(host, Port), nil
 }
 
 // CheckTarget reports whether target is a usable host:port, such as
-// localhost:50051 or [::1]:6000.
+// localhost:50051 or [::1]:6000. Without a port, gRPC would quietly try 443.
 func CheckTarget(target string) error {
 	host, port, err := net.SplitHostPort(target)
-	if err != nil {
-		return fmt.Errorf("want host:port, such as localhost:%s: %w", RecommendationsPort, err)
+	if err == nil {
+		err = checkHost(host)
 	}
-	if err := checkHost(host); err != nil {
-		return fmt.Errorf("want host:port, such as localhost:%s: %w", RecommendationsPort, err)
+	if err != nil {
+		return fmt.Errorf("want host:port, such as localhost:%s: %w", Port, err)
 	}
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
 		return fmt.Errorf("want host:port: %q is not a port number from 1 to 65535", port)
@@ -129,79 +197,11 @@ func checkHost(host string) error {
 	return nil
 }
 
-// Connect creates the process's one client connection to target, without
-// transport security (chapter 6 adds TLS) and with opts added last, so a
-// later chapter can add interceptors, stats handlers or credentials.
-// grpc.NewClient does no I/O: it connects on the first RPC and reconnects
-// by itself after failures, so the Marketplace starts even while
-// Recommendations is still down.
-func Connect(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
-	// gRPC waits longer after each failed attempt to connect: 1 s, then
-	// 1.6 times more each time, up to two minutes. After a long outage a
-	// restarted Recommendations would wait that long for the page to come
-	// back. A page should recover at once, and a refused connection costs
-	// next to nothing, so the Marketplace retries about every second (the
-	// cap, plus up to 20% of random jitter).
-	params := grpc.ConnectParams{
-		Backoff: backoff.Config{
-			BaseDelay:  250 * time.Millisecond,
-			Multiplier: backoff.DefaultConfig.Multiplier,
-			Jitter:     backoff.DefaultConfig.Jitter,
-			MaxDelay:   time.Second,
-		},
-		// An attempt that is neither accepted nor refused (packets
-		// dropped) is given up after this long, not gRPC's default 20 s.
-		MinConnectTimeout: 5 * time.Second,
+// URL is the address to open for a server listening on a: a wildcard
+// address such as [::]:5000 becomes http://localhost:5000/.
+func URL(a net.Addr) string {
+	if tcp, ok := a.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		return fmt.Sprintf("http://localhost:%d/", tcp.Port)
 	}
-	opts = append([]grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithConnectParams(params),
-		// The client's settings are all here, in code. Without this, gRPC's
-		// dns resolver (the default, for a target like localhost:50051)
-		// would also ask DNS for a service config, a TXT record named
-		// _grpc_config.<host>: a query that leaves the machine at every
-		// lookup, for settings whoever runs the zone could change.
-		grpc.WithDisableServiceConfig(),
-	}, opts...)
-	conn, err := grpc.NewClient(target, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("connect to recommendations at %q: %w", target, err)
-	}
-	return conn, nil
-}
-
-// Recommendations is a homepage.Recommender that asks the Recommendations
-// service over gRPC.
-type Recommendations struct {
-	client pb.RecommendationsClient
-}
-
-// NewRecommendations returns a Recommender that calls the service on conn.
-// conn is shared: create it once per process, not once per request.
-func NewRecommendations(conn grpc.ClientConnInterface) *Recommendations {
-	return &Recommendations{client: pb.NewRecommendationsClient(conn)}
-}
-
-// Recommend implements homepage.Recommender. Errors are the gRPC status
-// errors of the call, wrapped, so status.Code still reads them.
-func (r *Recommendations) Recommend(ctx context.Context, userID int32, category catalog.Category, maxResults int32) ([]catalog.Book, error) {
-	resp, err := r.client.Recommend(ctx, &pb.RecommendationRequest{
-		UserId:     userID,
-		Category:   pb.BookCategory(category),
-		MaxResults: maxResults,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("recommend %v: %w", category, err)
-	}
-	books := make([]catalog.Book, 0, len(resp.GetRecommendations()))
-	for _, rec := range resp.GetRecommendations() {
-		books = append(books, catalog.Book{ID: rec.GetId(), Title: rec.GetTitle()})
-	}
-	return books, nil
-}
-
-// New returns the Marketplace's HTTP handler: the homepage, fed by the
-// Recommendations service on conn.
-func New(conn grpc.ClientConnInterface, opts homepage.Options) http.Handler {
-	return homepage.New(NewRecommendations(conn), opts)
+	return "http://" + a.String() + "/"
 }

@@ -1,12 +1,13 @@
 package marketplace_test
 
 import (
+	"bytes"
 	"context"
-	"flag"
-	"io"
 	"log/slog"
-	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,34 +18,189 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage/homepagetest"
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
-	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
-	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
-	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func registerRecommendations(s grpc.ServiceRegistrar) {
-	pb.RegisterRecommendationsServer(s, recommendations.NewServer(nil))
+// recommendFunc adapts a function to pb.RecommendationsClient, the
+// generated interface the page depends on, so each test writes the fake it
+// needs in one line: the shared suite (internal/booksuite) runs the page
+// against a real server, these tests cover the page's own decisions.
+type recommendFunc func(ctx context.Context, req *pb.RecommendationRequest) (*pb.RecommendationResponse, error)
+
+func (f recommendFunc) Recommend(ctx context.Context, req *pb.RecommendationRequest, _ ...grpc.CallOption) (*pb.RecommendationResponse, error) {
+	return f(ctx, req)
 }
 
-// patient is the homepage's options for a test that expects books: the
-// one-second deadline of production, on a loaded machine, could turn a
-// working page into a degraded one.
-var patient = homepage.Options{Timeout: 10 * time.Second}
+func books(titles ...string) recommendFunc {
+	return func(context.Context, *pb.RecommendationRequest) (*pb.RecommendationResponse, error) {
+		resp := &pb.RecommendationResponse{}
+		for i, title := range titles {
+			resp.Recommendations = append(resp.Recommendations, &pb.BookRecommendation{Id: int32(i + 1), Title: title})
+		}
+		return resp, nil
+	}
+}
 
-// get serves GET / from h in memory and returns the status and body.
-func get(h http.Handler) (int, string) {
-	rec := homepagetest.Serve(h, http.MethodGet, "/")
-	return rec.Code, rec.Body.String()
+var unavailable recommendFunc = func(context.Context, *pb.RecommendationRequest) (*pb.RecommendationResponse, error) {
+	return nil, status.Error(codes.Unavailable, "connection refused")
+}
+
+// serve sends one request to h, in memory, and returns what h wrote.
+func serve(h http.Handler, method, path string) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	return rec
+}
+
+// items returns the text of every <li> on the page, in order.
+func items(body string) []string {
+	var items []string
+	for _, part := range strings.Split(body, "<li>")[1:] {
+		text, _, _ := strings.Cut(part, "</li>")
+		items = append(items, text)
+	}
+	return items
+}
+
+func newLogger() (*slog.Logger, *bytes.Buffer) {
+	var buf bytes.Buffer
+	return slog.New(slog.NewTextHandler(&buf, nil)), &buf
+}
+
+// The page asks for what the series' Marketplace asks for: three mystery
+// books for user 1.
+func TestHomeAsksForThreeMysteryBooksForUserOne(t *testing.T) {
+	var got *pb.RecommendationRequest
+	h := marketplace.New(recommendFunc(func(_ context.Context, req *pb.RecommendationRequest) (*pb.RecommendationResponse, error) {
+		got = req
+		return &pb.RecommendationResponse{}, nil
+	}), marketplace.Options{})
+	assert.Equal(t, http.StatusOK, serve(h, http.MethodGet, "/").Code)
+	require.NotNil(t, got)
+	assert.Equal(t, int32(1), got.GetUserId())
+	assert.Equal(t, pb.BookCategory_MYSTERY, got.GetCategory())
+	assert.Equal(t, int32(3), got.GetMaxResults())
+}
+
+func TestHomeEscapesTitles(t *testing.T) {
+	rec := serve(marketplace.New(books(`<script>alert("x")</script> & Co`), marketplace.Options{}), http.MethodGet, "/")
+	assert.Equal(t, "text/html; charset=utf-8", rec.Header().Get("Content-Type"))
+	assert.NotContains(t, rec.Body.String(), "<script>")
+	assert.Equal(t, []string{"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co"}, items(rec.Body.String()))
+}
+
+func TestHomeServesOnlyGetOfTheRoot(t *testing.T) {
+	h := marketplace.New(books("The Maltese Falcon"), marketplace.Options{})
+	for _, path := range []string{"/books", "/index.html", "/favicon.ico"} {
+		assert.Equal(t, http.StatusNotFound, serve(h, http.MethodGet, path).Code, path)
+	}
+	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+		rec := serve(h, method, "/")
+		assert.Equal(t, http.StatusMethodNotAllowed, rec.Code, method)
+		assert.Contains(t, rec.Header().Get("Allow"), http.MethodGet, method)
+	}
+}
+
+// Options.Timeout is the call's deadline: a service slower than that is an
+// unavailable one. The fake answers only when the page gives up on it.
+func TestHomeGivesUpAtTheTimeout(t *testing.T) {
+	var left time.Duration
+	slow := recommendFunc(func(ctx context.Context, _ *pb.RecommendationRequest) (*pb.RecommendationResponse, error) {
+		deadline, ok := ctx.Deadline()
+		require.True(t, ok, "the call has a deadline")
+		left = time.Until(deadline)
+		<-ctx.Done()
+		return nil, status.FromContextError(ctx.Err()).Err()
+	})
+	logger, logs := newLogger()
+	rec := serve(marketplace.New(slow, marketplace.Options{Timeout: 20 * time.Millisecond, Logger: logger}), http.MethodGet, "/")
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Empty(t, items(rec.Body.String()))
+	assert.LessOrEqual(t, left, 20*time.Millisecond)
+	assert.Contains(t, logs.String(), "DeadlineExceeded")
+}
+
+// An outage is logged when it starts and when it ends, not once per page:
+// under load, a line per failed page would flood the log. Every page in the
+// outage is still degraded, and none goes uncounted.
+func TestHomeLogsAnOutageOnce(t *testing.T) {
+	var failing atomic.Bool
+	failing.Store(true)
+	rec := recommendFunc(func(ctx context.Context, req *pb.RecommendationRequest) (*pb.RecommendationResponse, error) {
+		if failing.Load() {
+			return unavailable(ctx, req)
+		}
+		return books("The Maltese Falcon")(ctx, req)
+	})
+	logger, logs := newLogger()
+	h := marketplace.New(rec, marketplace.Options{Logger: logger})
+
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() {
+			rec := serve(h, http.MethodGet, "/")
+			assert.Equal(t, http.StatusOK, rec.Code)
+			assert.Empty(t, items(rec.Body.String()))
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, strings.Count(logs.String(), "level=ERROR"), logs.String())
+	assert.Contains(t, logs.String(), `msg="recommendations unavailable"`)
+	assert.Contains(t, logs.String(), "code = Unavailable")
+
+	failing.Store(false)
+	for range 3 {
+		assert.Equal(t, []string{"The Maltese Falcon"}, items(serve(h, http.MethodGet, "/").Body.String()))
+	}
+	assert.Equal(t, 1, strings.Count(logs.String(), "recommendations available again"), logs.String())
+	assert.Contains(t, logs.String(), "pages_without_books=100")
+
+	// The next outage is a new one, and is logged again.
+	failing.Store(true)
+	serve(h, http.MethodGet, "/")
+	assert.Equal(t, 2, strings.Count(logs.String(), "level=ERROR"), logs.String())
+}
+
+// A visitor who leaves before the page is ready cancels the request, and
+// the call with it. That is no outage of Recommendations: nothing is logged.
+func TestHomeVisitorLeavingIsNoOutage(t *testing.T) {
+	called := make(chan struct{})
+	rec := recommendFunc(func(ctx context.Context, _ *pb.RecommendationRequest) (*pb.RecommendationResponse, error) {
+		close(called)
+		<-ctx.Done()
+		return nil, status.FromContextError(ctx.Err()).Err()
+	})
+	logger, logs := newLogger()
+	h := marketplace.New(rec, marketplace.Options{Logger: logger})
+
+	ctx, leave := context.WithCancel(context.Background())
+	req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}()
+	<-called
+	leave()
+	<-done
+	assert.Empty(t, logs.String())
+}
+
+func TestURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		"[::]:5000":      "http://localhost:5000/",
+		"0.0.0.0:5000":   "http://localhost:5000/",
+		"127.0.0.1:8080": "http://127.0.0.1:8080/",
+	} {
+		a, err := net.ResolveTCPAddr("tcp", addr)
+		require.NoError(t, err)
+		assert.Equal(t, want, marketplace.URL(a), addr)
+	}
 }
 
 func TestTargetFromEnvironment(t *testing.T) {
@@ -74,7 +230,7 @@ func TestTargetFromEnvironment(t *testing.T) {
 // for good; Target refuses it and says what to write instead.
 func TestTargetRejectsWhatIsNotAHost(t *testing.T) {
 	for host, want := range map[string]string{
-		"127.0.0.1:15051":    `$RECOMMENDATIONS_HOST="127.0.0.1:15051" has a port: set it to the host alone (the port is always 50051), or pass -recommendations 127.0.0.1:15051`,
+		"127.0.0.1:15051":    `$RECOMMENDATIONS_HOST="127.0.0.1:15051" has a port: set it to the host alone (the port is always 50051)`,
 		"recommendations:80": "has a port",
 		"[::1]:50051":        "has a port",
 		"http://recs":        `$RECOMMENDATIONS_HOST="http://recs": "http://recs" is not a host name or IP address`,
@@ -107,276 +263,4 @@ func TestCheckTarget(t *testing.T) {
 			assert.Contains(t, err.Error(), want, "%q", bad)
 		}
 	}
-}
-
-func TestFlags(t *testing.T) {
-	env := func(k string) string { return map[string]string{"RECOMMENDATIONS_HOST": "recs"}[k] }
-	for _, tc := range []struct {
-		args    []string
-		want    string
-		wantErr string
-	}{
-		{nil, "recs:50051", ""},
-		{[]string{"-recommendations", "127.0.0.1:6000"}, "127.0.0.1:6000", ""},
-		{[]string{"-recommendations", ""}, "", `invalid value "" for flag -recommendations: want host:port`},
-		{[]string{"-recommendations", "recs"}, "", "missing port in address"},
-	} {
-		fs := flag.NewFlagSet("marketplace", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		flags := marketplace.NewFlags(fs, env)
-		err := fs.Parse(tc.args)
-		if err == nil {
-			err = flags.Check()
-			assert.Equal(t, tc.want, flags.Target, "%q", tc.args)
-			assert.Equal(t, ":5000", flags.Addr)
-		}
-		if tc.wantErr == "" {
-			assert.NoError(t, err, "%q", tc.args)
-		} else if assert.Error(t, err, "%q", tc.args) {
-			assert.Contains(t, err.Error(), tc.wantErr)
-		}
-	}
-}
-
-// grpc.NewClient does no I/O, so the Marketplace starts even when
-// Recommendations is not up yet.
-func TestConnectDoesNotNeedTheServer(t *testing.T) {
-	conn, err := marketplace.Connect("localhost:1")
-	require.NoError(t, err)
-	defer conn.Close()
-	assert.Equal(t, connectivity.Idle, conn.GetState())
-}
-
-func TestConnectRejectsABadTarget(t *testing.T) {
-	_, err := marketplace.Connect("dns:///a b:50051\x00")
-	assert.Error(t, err)
-}
-
-// Connect's extra options are how later chapters add interceptors, stats
-// handlers and credentials to the one connection: they are applied.
-func TestConnectAppliesExtraOptions(t *testing.T) {
-	srv := grpctest.NewServer(t, registerRecommendations)
-	var methods []string
-	record := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		methods = append(methods, method)
-		return invoker(ctx, method, req, reply, cc, opts...)
-	}
-	conn, err := marketplace.Connect("passthrough:///bufnet", srv.DialOption(), grpc.WithUnaryInterceptor(record))
-	require.NoError(t, err)
-	defer conn.Close()
-	code, body := get(marketplace.New(conn, patient))
-	homepagetest.AssertHome(t, code, body)
-	assert.Equal(t, []string{"/Recommendations/Recommend"}, methods)
-}
-
-func TestHomepageShowsThreeMysteryBooks(t *testing.T) {
-	h := marketplace.New(grpctest.Start(t, registerRecommendations), patient)
-	code, body := get(h)
-	homepagetest.AssertHome(t, code, body)
-	assert.NotContains(t, body, "unavailable")
-}
-
-// fakeRecommendations is a Recommendations server whose answer the test
-// controls, and which records the requests it receives.
-type fakeRecommendations struct {
-	pb.UnimplementedRecommendationsServer
-	handle func(context.Context, *pb.RecommendationRequest) (*pb.RecommendationResponse, error)
-
-	mu   sync.Mutex
-	reqs []*pb.RecommendationRequest
-}
-
-func (f *fakeRecommendations) Recommend(ctx context.Context, req *pb.RecommendationRequest) (*pb.RecommendationResponse, error) {
-	f.mu.Lock()
-	f.reqs = append(f.reqs, req)
-	f.mu.Unlock()
-	return f.handle(ctx, req)
-}
-
-func (f *fakeRecommendations) requests() []*pb.RecommendationRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]*pb.RecommendationRequest(nil), f.reqs...)
-}
-
-func (f *fakeRecommendations) start(t *testing.T) *grpc.ClientConn {
-	return grpctest.Start(t, func(s grpc.ServiceRegistrar) { pb.RegisterRecommendationsServer(s, f) })
-}
-
-func TestHomepageAsksForThreeMysteryBooksForUserOne(t *testing.T) {
-	fake := &fakeRecommendations{handle: func(context.Context, *pb.RecommendationRequest) (*pb.RecommendationResponse, error) {
-		return &pb.RecommendationResponse{}, nil
-	}}
-	code, _ := get(marketplace.New(fake.start(t), patient))
-	require.Equal(t, http.StatusOK, code)
-	reqs := fake.requests()
-	require.Len(t, reqs, 1)
-	assert.Equal(t, int32(1), reqs[0].GetUserId())
-	assert.Equal(t, pb.BookCategory_MYSTERY, reqs[0].GetCategory())
-	assert.Equal(t, int32(3), reqs[0].GetMaxResults())
-}
-
-func TestHomepageEscapesTitles(t *testing.T) {
-	fake := &fakeRecommendations{handle: func(context.Context, *pb.RecommendationRequest) (*pb.RecommendationResponse, error) {
-		return &pb.RecommendationResponse{Recommendations: []*pb.BookRecommendation{
-			{Id: 1, Title: `<script>alert("x")</script> & Co`},
-		}}, nil
-	}}
-	_, body := get(marketplace.New(fake.start(t), patient))
-	assert.NotContains(t, body, "<script>")
-	assert.Equal(t, []string{"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co"}, homepagetest.Items(body))
-}
-
-func TestHomepageDegradesWhenRecommendationsIsDown(t *testing.T) {
-	logger, logs := homepagetest.Logger()
-	h := marketplace.New(grpctest.Unreachable(t), homepage.Options{Logger: logger})
-	code, body := get(h)
-	homepagetest.AssertDegraded(t, code, body)
-	assert.Contains(t, logs.String(), "recommendations unavailable")
-	assert.Contains(t, logs.String(), "Unavailable")
-}
-
-// A slow service is as bad as a dead one: the Marketplace's deadline cuts
-// the call short and the page degrades. The fake never answers; only the
-// deadline can end its wait, so the test passes only if the deadline works.
-func TestHomepageDegradesWhenRecommendationsIsSlow(t *testing.T) {
-	fake := &fakeRecommendations{handle: func(ctx context.Context, _ *pb.RecommendationRequest) (*pb.RecommendationResponse, error) {
-		<-ctx.Done() // never answer in time
-		return nil, status.FromContextError(ctx.Err()).Err()
-	}}
-	logger, logs := homepagetest.Logger()
-	h := marketplace.New(fake.start(t), homepage.Options{
-		Timeout: 50 * time.Millisecond,
-		Logger:  logger,
-	})
-	code, body := get(h)
-	homepagetest.AssertDegraded(t, code, body)
-	assert.Contains(t, logs.String(), "DeadlineExceeded")
-}
-
-// The deadline travels with the request, so the server sees it too and can
-// stop working on an answer nobody will read. The deadline here is long, so
-// the request always arrives in time for the server to see it.
-func TestDeadlineReachesTheServer(t *testing.T) {
-	deadlines := make(chan time.Time, 1)
-	fake := &fakeRecommendations{handle: func(ctx context.Context, _ *pb.RecommendationRequest) (*pb.RecommendationResponse, error) {
-		d, ok := ctx.Deadline()
-		if !ok {
-			return nil, status.Error(codes.FailedPrecondition, "no deadline")
-		}
-		deadlines <- d
-		return &pb.RecommendationResponse{}, nil
-	}}
-	rec := marketplace.NewRecommendations(fake.start(t))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
-	defer cancel()
-	_, err := rec.Recommend(ctx, homepage.UserID, homepage.Category, homepage.MaxResults)
-	require.NoError(t, err)
-	want, _ := ctx.Deadline()
-	got := testwait.Recv(t, deadlines, "the server's deadline")
-	// gRPC sends the time left, not the instant, so the server's deadline
-	// is a little later than the client's: never earlier, never by much.
-	assert.WithinDuration(t, want, got, time.Minute)
-}
-
-func TestHomepageRecoversWhenRecommendationsComesBack(t *testing.T) {
-	var down atomic.Bool
-	down.Store(true)
-	fake := &fakeRecommendations{handle: func(context.Context, *pb.RecommendationRequest) (*pb.RecommendationResponse, error) {
-		if down.Load() {
-			return nil, status.Error(codes.Unavailable, "restarting")
-		}
-		return &pb.RecommendationResponse{Recommendations: []*pb.BookRecommendation{{Id: 1, Title: "The Maltese Falcon"}}}, nil
-	}}
-	h := marketplace.New(fake.start(t), homepage.Options{Timeout: 10 * time.Second, Logger: slog.New(slog.DiscardHandler)})
-	code, body := get(h)
-	homepagetest.AssertDegraded(t, code, body)
-
-	down.Store(false)
-	code, body = get(h)
-	assert.Equal(t, http.StatusOK, code)
-	assert.Equal(t, []string{"The Maltese Falcon"}, homepagetest.Items(body), "the same connection works again")
-}
-
-// One long-lived connection per process: a hundred page views, twenty at a
-// time, reach the server over a single accepted connection.
-func TestHomepageRequestsShareOneConnection(t *testing.T) {
-	srv := grpctest.NewServer(t, registerRecommendations)
-	h := marketplace.New(srv.NewClient(t), patient)
-	var wg sync.WaitGroup
-	codes := make(chan int, 100)
-	for range 5 {
-		for range 20 {
-			wg.Go(func() {
-				code, body := get(h)
-				if len(homepagetest.Items(body)) != 3 {
-					code = -1
-				}
-				codes <- code
-			})
-		}
-		wg.Wait()
-	}
-	close(codes)
-	for code := range codes {
-		assert.Equal(t, http.StatusOK, code)
-	}
-	assert.EqualValues(t, 1, srv.Accepted())
-}
-
-// The seam from chapter 1 holds across the network: with the same seed, the
-// Marketplace's gRPC client gives the homepage the very books the catalog
-// gives it in-process, in the same order, for every category and count.
-func TestSameBooksInProcessAndOverGRPC(t *testing.T) {
-	var local homepage.Recommender = catalog.NewRecommender(rand.NewPCG(1, 2))
-	conn := grpctest.Start(t, func(s grpc.ServiceRegistrar) {
-		pb.RegisterRecommendationsServer(s, recommendations.NewServer(rand.NewPCG(1, 2)))
-	})
-	var remote homepage.Recommender = marketplace.NewRecommendations(conn)
-
-	ctx := grpctest.Context(t)
-	for i := range 30 {
-		category, maxResults := catalog.Category(i%3), int32(i%5)
-		want, err := local.Recommend(ctx, 1, category, maxResults)
-		require.NoError(t, err)
-		got, err := remote.Recommend(ctx, 1, category, maxResults)
-		require.NoError(t, err)
-		assert.Equal(t, want, got, "call %d: %v, max %d", i, category, maxResults)
-	}
-}
-
-// And so the page is the same page, byte for byte: chapter 1's monolith
-// and chapter 3's Marketplace differ only behind the interface.
-func TestSamePageInProcessAndOverGRPC(t *testing.T) {
-	monolith := homepage.New(catalog.NewRecommender(rand.NewPCG(1, 2)), homepage.Options{})
-	conn := grpctest.Start(t, func(s grpc.ServiceRegistrar) {
-		pb.RegisterRecommendationsServer(s, recommendations.NewServer(rand.NewPCG(1, 2)))
-	})
-	mkt := marketplace.New(conn, homepage.Options{Timeout: 10 * time.Second})
-	for i := range 10 {
-		_, want := get(monolith)
-		require.Len(t, homepagetest.Items(want), 3)
-		_, got := get(mkt)
-		assert.Equal(t, want, got, "page %d", i)
-	}
-}
-
-// Recommendations going away mid-session degrades the next page.
-func TestHomepageDegradesWhenRecommendationsStops(t *testing.T) {
-	srv := grpctest.NewServer(t, registerRecommendations)
-	logger, logs := homepagetest.Logger()
-	h := marketplace.New(srv.NewClient(t), homepage.Options{Timeout: 10 * time.Second, Logger: logger})
-	code, body := get(h)
-	homepagetest.AssertHome(t, code, body)
-
-	srv.Stop()
-	code, body = get(h)
-	homepagetest.AssertDegraded(t, code, body)
-	assert.Contains(t, logs.String(), "Unavailable")
-}
-
-func TestRecommendationsAdapterKeepsTheStatusCode(t *testing.T) {
-	rec := marketplace.NewRecommendations(grpctest.Unreachable(t))
-	_, err := rec.Recommend(t.Context(), 1, 0, 3)
-	assert.Equal(t, codes.Unavailable, status.Code(err), "status.Code sees through the wrapping: %v", err)
 }
