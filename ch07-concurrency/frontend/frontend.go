@@ -8,14 +8,12 @@
 // the fix carries over unchanged: create the connection once, at start-up,
 // share it between every request's goroutine (a *grpc.ClientConn is safe
 // for concurrent use and multiplexes calls over one HTTP/2 connection),
-// and close it once, at shutdown.
+// and close it once, at shutdown. cmd/frontend does all three.
 package frontend
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -23,8 +21,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/httpserver"
-	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
+	"github.com/gobookstore/grpc-microservices-go/ch07-concurrency/greeter"
 	pb "github.com/gobookstore/grpc-microservices-go/ch07-concurrency/helloworldpb"
 )
 
@@ -32,43 +29,34 @@ import (
 // with a message, rather than hang on a Greeter that is blocked.
 const CallTimeout = 5 * time.Second
 
-// Connect creates the process's one client connection to the Greeter at
-// target, with opts added last. It is chapter 3's marketplace.Connect: no
-// transport security, no service config from DNS, and reconnection about
-// every second after an outage (the capped backoff). grpc.NewClient does
-// no I/O: it connects on the first call, and reconnects by itself, so the
-// front end starts even while the Greeter is down.
-func Connect(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
-	conn, err := marketplace.Connect(target, opts...)
-	if err != nil {
-		// marketplace.Connect's message names its own backend,
-		// Recommendations: keep grpc.NewClient's error, name the Greeter.
-		return nil, fmt.Errorf("connect to the greeter at %q: %w", target, errors.Unwrap(err))
-	}
-	return conn, nil
-}
+// MaxName is the longest name, in bytes, the front end passes on.
+const MaxName = 256
 
 // New returns the front end's handler, which calls the Greeter on conn:
 //
 //	GET /hello?name=Ann            → Hello, Ann!
 //	GET /hello?name=Ann&sleep=100  → the same, after the Greeter waits 100 ms
 //
-// Every request's goroutine uses the same conn.
+// A missing or too long name, or a sleep that is not a number of
+// milliseconds from 0 to the Greeter's greeter.MaxSleep, is a 400: the
+// visitor's mistake never reaches the Greeter. Every request's goroutine
+// uses the same conn.
 func New(conn grpc.ClientConnInterface) http.Handler {
 	client := pb.NewGreeterClient(conn)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		name := q.Get("name")
-		if name == "" {
-			http.Error(w, "say who to greet: /hello?name=Ann", http.StatusBadRequest)
+		if name == "" || len(name) > MaxName {
+			http.Error(w, fmt.Sprintf("say who to greet, in at most %d bytes: /hello?name=Ann", MaxName), http.StatusBadRequest)
 			return
 		}
 		var sleep int64
 		if s := q.Get("sleep"); s != "" {
 			var err error
-			if sleep, err = strconv.ParseInt(s, 10, 32); err != nil || sleep < 0 {
-				http.Error(w, "sleep is a number of milliseconds", http.StatusBadRequest)
+			sleep, err = strconv.ParseInt(s, 10, 32)
+			if err != nil || sleep < 0 || sleep > greeter.MaxSleep.Milliseconds() {
+				http.Error(w, fmt.Sprintf("sleep is a number of milliseconds from 0 to %d", greeter.MaxSleep.Milliseconds()), http.StatusBadRequest)
 				return
 			}
 		}
@@ -86,20 +74,4 @@ func New(conn grpc.ClientConnInterface) http.Handler {
 		fmt.Fprintln(w, reply.GetMessage())
 	})
 	return mux
-}
-
-// Run is the front end's whole life: it connects to the Greeter at
-// target, serves HTTP on lis until ctx ends, stops gracefully (chapter 1's
-// httpserver), and only then closes the connection, once no request can
-// use it any more. started, if not nil, is called once it serves.
-func Run(ctx context.Context, lis net.Listener, target string, started func(), opts ...grpc.DialOption) (err error) {
-	conn, err := Connect(target, opts...)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, conn.Close()) }()
-	if started != nil {
-		started()
-	}
-	return httpserver.Serve(ctx, httpserver.New(New(conn)), lis)
 }

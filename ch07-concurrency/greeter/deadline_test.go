@@ -2,7 +2,7 @@ package greeter_test
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -18,69 +18,77 @@ import (
 	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
 )
 
-// anHour is a wait no test lets finish: only the call's end can stop it.
-const anHour = int32(time.Hour / time.Millisecond)
+// maxSleep is the longest wait a request may ask for: only the call's end
+// can stop it within a test's bound.
+var maxSleep = int32(greeter.MaxSleep.Milliseconds())
 
-// observingWait is the Go mode's real wait, reporting when it begins and
-// how it ends.
-func observingWait() (wait func(context.Context, time.Duration) error, began chan struct{}, ended chan error) {
-	began, ended = make(chan struct{}, 1), make(chan error, 1)
-	return func(ctx context.Context, d time.Duration) error {
-		began <- struct{}{}
-		err := greeter.ContextWait(ctx, d)
-		ended <- err
-		return err
-	}, began, ended
+// handler is a server interceptor that reports each call entering the
+// handler and the error the handler returned: what the server itself did,
+// seen from outside the Greeter, whose own wait the tests do not replace.
+func handler(entered chan<- struct{}, returned chan<- error) grpc.ServerOption {
+	return grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		entered <- struct{}{}
+		reply, err := h(ctx, req)
+		returned <- err
+		return reply, err
+	})
 }
 
-// A deadline shorter than the wait ends the call with DEADLINE_EXCEEDED,
-// and the server's wait ends with it instead of running on for nobody.
-func TestDeadlineShorterThanTheWaitEndsTheServersWork(t *testing.T) {
-	wait, began, ended := observingWait()
-	c := pb.NewGreeterClient(grpctest.Start(t, must(greeter.New(greeter.Options{Wait: wait})).Register))
+// In the Go mode, with the mode's own wait, a deadline shorter than the
+// wait ends the call with DEADLINE_EXCEEDED, and the handler returns with
+// the call's end instead of waiting on for nobody: had the wait ignored its
+// context, the handler would return OK, MaxSleep later.
+func TestGoModeHonoursTheCallersDeadline(t *testing.T) {
+	entered, returned := make(chan struct{}, 2), make(chan error, 2)
+	s, _ := start(t, greeter.Options{Mode: greeter.Go}, handler(entered, returned))
+	c := pb.NewGreeterClient(s.NewClient(t))
 
 	// One ordinary call first, so the connection is up: the deadline below
 	// then covers the call alone, not the lazy connect as well.
 	_, err := c.SayHello(grpctest.Context(t), &pb.HelloRequest{Name: "Joe"})
 	require.NoError(t, err)
-	testwait.Recv(t, began, "the warm-up call's wait to begin")
-	require.NoError(t, testwait.Recv(t, ended, "the warm-up call's wait to end"))
+	testwait.Recv(t, entered, "the warm-up call")
+	require.NoError(t, testwait.Recv(t, returned, "the warm-up call's handler"))
 
-	// A second is short next to the hour, and long enough for a call on a
-	// ready connection to reach the server on a busy machine.
 	ctx, cancel := context.WithTimeout(grpctest.Context(t), time.Second)
 	defer cancel()
-	_, err = c.SayHello(ctx, &pb.HelloRequest{Name: "Joe", SleepMillisecond: anHour})
+	_, err = c.SayHello(ctx, &pb.HelloRequest{Name: "Joe", SleepMillisecond: maxSleep})
 	assert.Equal(t, codes.DeadlineExceeded, status.Code(err), "%v", err)
 
-	// The handler was waiting, and the call's end ended its wait: the
-	// server has the deadline too (gRPC sends it as grpc-timeout), so its
-	// context ends by its own timer (DeadlineExceeded) or by the client's
-	// cancel arriving first (Canceled).
-	testwait.Recv(t, began, "the server to have begun waiting")
-	err = testwait.Recv(t, ended, "the server's wait to end")
-	assert.True(t, errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled),
-		"the wait ended with %v, not with the call's context", err)
+	// The server has the deadline too (gRPC sends it as grpc-timeout): its
+	// context ends by its own timer, or by the client's cancel arriving
+	// first.
+	testwait.Recv(t, entered, "the call to enter the handler")
+	code := status.Code(testwait.Recv(t, returned, "the handler to return"))
+	assert.Contains(t, []codes.Code{codes.DeadlineExceeded, codes.Canceled}, code, "the handler returned %v, not the call's end", code)
 }
 
-// Cancelling the client's context cancels the server's work.
+// Cancelling the client's context cancels the server's work, in every
+// mode: the event loop's wait (or its executor's) ends with its call too,
+// and the loop goes on to the next (a later call is answered).
 func TestCancellingTheClientCancelsTheServersWork(t *testing.T) {
-	wait, began, ended := observingWait()
-	c := pb.NewGreeterClient(grpctest.Start(t, must(greeter.New(greeter.Options{Wait: wait})).Register))
+	for _, o := range []greeter.Options{{Mode: greeter.Go}, {Mode: greeter.EventLoop}, {Mode: greeter.EventLoop, Executor: 1}} {
+		mode := fmt.Sprintf("%s (executor %d)", o.Mode, o.Executor)
+		entered, returned := make(chan struct{}, 2), make(chan error, 2)
+		s, _ := start(t, o, handler(entered, returned))
+		c := pb.NewGreeterClient(s.NewClient(t))
 
-	ctx, cancel := context.WithCancel(grpctest.Context(t))
-	defer cancel()
-	errc := make(chan error, 1)
-	go func() {
-		_, err := c.SayHello(ctx, &pb.HelloRequest{Name: "Joe", SleepMillisecond: anHour})
-		errc <- err
-	}()
-	testwait.Recv(t, began, "the server to begin waiting")
-	cancel()
+		ctx, cancel := context.WithCancel(grpctest.Context(t))
+		errc := make(chan error, 1)
+		go func() {
+			_, err := c.SayHello(ctx, &pb.HelloRequest{Name: "Joe", SleepMillisecond: maxSleep})
+			errc <- err
+		}()
+		testwait.Recv(t, entered, "the call to enter the handler")
+		cancel()
+		assert.Equal(t, codes.Canceled, status.Code(testwait.Recv(t, errc, "the call to end")), "%s mode", mode)
+		assert.Equal(t, codes.Canceled, status.Code(testwait.Recv(t, returned, "the handler to return")), "%s mode", mode)
 
-	err := testwait.Recv(t, errc, "the call to end")
-	assert.Equal(t, codes.Canceled, status.Code(err), "%v", err)
-	assert.ErrorIs(t, testwait.Recv(t, ended, "the server's wait to end"), context.Canceled)
+		_, err := c.SayHello(grpctest.Context(t), &pb.HelloRequest{Name: "Joe"})
+		assert.NoError(t, err, "%s mode: the next call", mode)
+		testwait.Recv(t, entered, "the next call")
+		testwait.Recv(t, returned, "the next call's handler")
+	}
 }
 
 // A call whose client gave up while it queued behind a blocked event loop

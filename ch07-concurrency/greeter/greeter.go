@@ -1,15 +1,18 @@
 // Package greeter is the Greeter of chapter 7 (helloworld.Greeter, the
-// series' benchmark service) in three modes that answer the same calls in
-// very different ways.
+// series' benchmark service) in modes that answer the same calls in very
+// different ways.
 //
 // Each answer is one step: log "Handling request", wait the request's
 // sleep_millisecond (the stand-in for a database query), log "Done". In the
-// Go mode the step runs on the call's own goroutine and the wait gives up
-// when the call ends. In the event-loop mode every step is handed to a
-// single loop goroutine whose wait blocks, the way time.sleep blocks an
-// asyncio server: calls queue behind each other. With an executor, the loop
-// hands the wait to a pool of workers instead (asyncio's run_in_executor)
-// and goes on with the next step.
+// Go mode the step runs on the call's own goroutine. In the event-loop mode
+// every step is handed to a single loop goroutine, which waits before it
+// takes the next one, the way time.sleep blocks an asyncio server: calls
+// queue behind each other. With an executor, the loop hands the wait to a
+// pool of workers instead (asyncio's run_in_executor) and goes on.
+//
+// Every wait ends when its call ends (the client's deadline, its cancel, a
+// server's Stop): a call nobody waits for costs nothing, and a shutdown
+// that cuts the calls still running ends the loop with them.
 package greeter
 
 import (
@@ -26,29 +29,80 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/serve"
 	pb "github.com/gobookstore/grpc-microservices-go/ch07-concurrency/helloworldpb"
 )
 
-// Greetings is how many greetings SayHelloStream sends for one request.
-const Greetings = 5
+const (
+	// Greetings is how many greetings SayHelloStream sends for one request.
+	Greetings = 5
+	// MaxSleep is the longest wait a request may ask for: beyond it, or
+	// below zero, the call fails with INVALID_ARGUMENT, so no caller can
+	// hold a handler (or the whole event loop) for days.
+	MaxSleep = 10 * time.Second
+	// MaxNames is how many names SayHelloToAll keeps: one more fails the
+	// call with RESOURCE_EXHAUSTED, so a client stream cannot grow the
+	// server's memory without end.
+	MaxNames = 100
+)
 
-// Options configures a Server. The zero value is the Go mode with the real
-// waits and no log.
+// Mode selects how the Greeter runs its handlers: the names are
+// cmd/greeter's -mode values.
+type Mode string
+
+const (
+	// Go is idiomatic grpc-go: every call runs on its own goroutine.
+	Go Mode = "go"
+	// EventLoop reproduces the asyncio pitfall: one loop goroutine runs
+	// every call's step, one at a time.
+	EventLoop Mode = "eventloop"
+	// OneStream is the Go mode; cmd/greeter serves it behind
+	// grpc.MaxConcurrentStreams(1), one call at a time per connection.
+	OneStream Mode = "onestream"
+)
+
+// String returns the mode's name; with Set, it makes *Mode a flag.Value.
+func (m *Mode) String() string { return string(*m) }
+
+// Set accepts one of the modes' names, and refuses anything else.
+func (m *Mode) Set(s string) error {
+	switch v := Mode(s); v {
+	case Go, EventLoop, OneStream:
+		*m = v
+		return nil
+	}
+	return fmt.Errorf("unknown mode %q: want one of go, eventloop, onestream", s)
+}
+
+// Options configures a Server. The zero value is the Go mode, unlogged.
 type Options struct {
-	// Mode selects the concurrency model; empty means Go.
 	Mode Mode
 	// Log receives "Handling request" and "Done" for every step; nil
 	// discards them. A log.Logger is safe for concurrent use.
 	Log *log.Logger
-	// Wait replaces the wait of every step. Nil means the mode's own:
-	// ContextWait in the Go modes, BlockingWait on the event loop. Tests
+	// Wait replaces the wait of every step; nil means ContextWait. Tests
 	// inject a wait that meets a barrier instead of the clock.
 	Wait func(ctx context.Context, d time.Duration) error
 	// Executor, in the event-loop mode only, is the size of the worker
-	// pool the loop hands each wait to (asyncio's run_in_executor); 0
-	// keeps the wait on the loop, blocking it.
+	// pool the loop hands each wait to; 0 keeps the wait on the loop.
 	Executor int
+}
+
+// Check reports the first mistake in o: an unknown mode, or an executor
+// that is negative or outside the event-loop mode.
+func (o Options) Check() error {
+	if o.Mode != "" {
+		var m Mode
+		if err := m.Set(string(o.Mode)); err != nil {
+			return err
+		}
+	}
+	switch {
+	case o.Executor < 0:
+		return errors.New("an executor needs 0 workers or more (0 blocks the loop)")
+	case o.Executor > 0 && o.Mode != EventLoop:
+		return errors.New("only the eventloop mode takes an executor")
+	}
+	return nil
 }
 
 // ContextWait waits d, or until ctx ends, whichever comes first, and then
@@ -65,20 +119,11 @@ func ContextWait(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// BlockingWait sleeps d whatever ctx says, like time.sleep in Python: it
-// is the event loop's wait, which nothing can interrupt.
-func BlockingWait(_ context.Context, d time.Duration) error {
-	time.Sleep(d)
-	return nil
-}
-
 // Server implements helloworld.Greeter. Create it with New, register it
-// with Register, serve it with ServerOptions, and Close it after the
-// grpc.Server has stopped.
+// with Register, and Close it after the grpc.Server has stopped.
 type Server struct {
 	pb.UnimplementedGreeterServer
 
-	mode Mode
 	log  *log.Logger
 	wait func(ctx context.Context, d time.Duration) error
 	loop *loop // nil in the Go modes
@@ -87,87 +132,39 @@ type Server struct {
 // New returns a Server for o. In the event-loop mode it starts the loop
 // goroutine, which Close ends.
 func New(o Options) (*Server, error) {
-	s := &Server{mode: o.Mode, log: o.Log, wait: o.Wait}
-	if s.mode == "" {
-		s.mode = Go
-	}
-	if s.log == nil {
-		s.log = log.New(io.Discard, "", 0)
-	}
 	if err := o.Check(); err != nil {
 		return nil, fmt.Errorf("greeter: %w", err)
 	}
-	if s.mode == EventLoop {
-		if s.wait == nil {
-			s.wait = BlockingWait
-		}
-		s.loop = startLoop(o.Executor)
-	} else if s.wait == nil {
+	s := &Server{log: o.Log, wait: o.Wait}
+	if s.log == nil {
+		s.log = log.New(io.Discard, "", 0)
+	}
+	if s.wait == nil {
 		s.wait = ContextWait
 	}
+	if o.Mode == EventLoop {
+		s.loop = startLoop(o.Executor)
+	}
 	return s, nil
-}
-
-// Check reports the first mistake in o, worded after cmd/greeter's flags,
-// which it checks too: a mode that is not one of Modes, or an executor
-// that is negative or outside the event-loop mode. New refuses what Check
-// refuses.
-func (o Options) Check() error {
-	if o.Mode != "" {
-		var m Mode
-		if err := m.Set(string(o.Mode)); err != nil {
-			return err
-		}
-	}
-	switch {
-	case o.Executor < 0:
-		return fmt.Errorf("-executor %d: the executor's workers must be 0 or more (0 blocks the loop)", o.Executor)
-	case o.Executor > 0 && o.Mode != EventLoop:
-		return fmt.Errorf("-executor %d: only -mode %s takes an executor, of at least one worker", o.Executor, EventLoop)
-	}
-	return nil
-}
-
-// Mode reports the server's mode.
-func (s *Server) Mode() Mode { return s.mode }
-
-// ServerOptions returns the grpc.ServerOptions the mode needs: in the
-// one-stream mode, MaxConcurrentStreams(1). A connection then carries one
-// call at a time; grpc-go's client holds the other calls back until the
-// stream in flight ends.
-func (s *Server) ServerOptions() []grpc.ServerOption {
-	if s.mode == OneStream {
-		return []grpc.ServerOption{grpc.MaxConcurrentStreams(1)}
-	}
-	return nil
 }
 
 // Register registers the Greeter on r.
 func (s *Server) Register(r grpc.ServiceRegistrar) { pb.RegisterGreeterServer(r, s) }
 
-// Close ends the event loop and its workers and waits for them, or until
-// ctx ends: a blocking wait cannot be interrupted, so a loop in the middle
-// of a long one stops only when it is over. When ctx ends first, Close
-// gives up with an error that wraps serve.ErrShutdownTimeout and names
-// ctx's error, the same a forced stop of the grpc.Server returns. Call Close
-// after the grpc.Server has stopped: a step still queued then fails with
-// codes.Unavailable.
+// Close ends the event loop and its workers, and waits for them until ctx
+// ends. Call it after the grpc.Server has stopped: Stop cancels the calls
+// still running, so their waits, and the loop, end at once.
 func (s *Server) Close(ctx context.Context) error {
 	if s.loop == nil {
 		return nil
 	}
 	done := make(chan struct{})
-	go func() {
-		s.loop.close()
-		close(done)
-	}()
+	go func() { s.loop.close(); close(done) }()
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		// ctx's error is only named, not wrapped: serve.OnlyTimeout then
-		// sees one leaf, the timeout, and the binary exits 0.
-		return fmt.Errorf("greeter: the event loop is still blocked: %w (%v)", serve.ErrShutdownTimeout, ctx.Err())
+		return fmt.Errorf("greeter: the event loop has not stopped: %w", ctx.Err())
 	}
 }
 
@@ -207,6 +204,12 @@ func (s *Server) SayHelloToAll(stream grpc.ClientStreamingServer[pb.HelloRequest
 		if err != nil {
 			return err
 		}
+		if len(names) == MaxNames {
+			return status.Errorf(codes.ResourceExhausted, "more than %d names", MaxNames)
+		}
+		if err := checkSleep(req.GetSleepMillisecond()); err != nil {
+			return err
+		}
 		names = append(names, req.GetName())
 		longest = max(longest, req.GetSleepMillisecond())
 	}
@@ -239,8 +242,18 @@ func (s *Server) Chat(stream grpc.BidiStreamingServer[pb.HelloRequest, pb.HelloR
 
 func greeting(name string) string { return "Hello, " + name + "!" }
 
+func checkSleep(ms int32) error {
+	if ms < 0 || time.Duration(ms)*time.Millisecond > MaxSleep {
+		return status.Errorf(codes.InvalidArgument, "sleep_millisecond %d: want 0 to %d", ms, MaxSleep.Milliseconds())
+	}
+	return nil
+}
+
 // step is one answer's work: log, wait, log. Where it runs is the mode.
 func (s *Server) step(ctx context.Context, ms int32) error {
+	if err := checkSleep(ms); err != nil {
+		return err
+	}
 	d := time.Duration(ms) * time.Millisecond
 	var err error
 	if s.loop != nil {
@@ -268,9 +281,7 @@ type loop struct {
 	quit chan struct{}
 	once sync.Once
 	wg   sync.WaitGroup
-	// pool, when not nil, holds one token per executor worker: a wait
-	// handed to the executor runs only while it holds a token.
-	pool chan struct{}
+	pool chan struct{} // one token per executor worker; nil: no executor
 }
 
 func startLoop(workers int) *loop {
@@ -278,9 +289,7 @@ func startLoop(workers int) *loop {
 	if workers > 0 {
 		l.pool = make(chan struct{}, workers)
 	}
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
+	l.wg.Go(func() {
 		for {
 			select {
 			case job := <-l.jobs:
@@ -289,7 +298,7 @@ func startLoop(workers int) *loop {
 				return
 			}
 		}
-	}()
+	})
 	return l
 }
 
@@ -314,24 +323,20 @@ func (l *loop) close() {
 func (l *loop) step(ctx context.Context, d time.Duration, lg *log.Logger, wait func(context.Context, time.Duration) error) error {
 	result := make(chan error, 1)
 	posted := l.post(func() {
-		// asyncio never starts a task cancelled while it was queued; a
-		// started one it cannot interrupt while it blocks.
 		if err := ctx.Err(); err != nil {
-			result <- err
+			result <- err // cancelled while queued: never started
 			return
 		}
 		lg.Print("Handling request")
 		if l.pool == nil {
-			err := wait(ctx, d) // blocks the loop, and with it every call
+			err := wait(ctx, d) // the loop waits, and with it every call
 			lg.Print("Done")
 			result <- err
 			return
 		}
 		// run_in_executor: the wait goes to a worker, the loop goes on.
 		// The rest of the step comes back to the loop when it is done.
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
+		l.wg.Go(func() {
 			select {
 			case l.pool <- struct{}{}:
 			case <-l.quit:
@@ -343,7 +348,7 @@ func (l *loop) step(ctx context.Context, d time.Duration, lg *log.Logger, wait f
 			if !l.post(func() { lg.Print("Done"); result <- err }) {
 				result <- errClosed
 			}
-		}()
+		})
 	})
 	if !posted {
 		return errClosed

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +19,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/serve"
 	"github.com/gobookstore/grpc-microservices-go/ch07-concurrency/greeter"
 	pb "github.com/gobookstore/grpc-microservices-go/ch07-concurrency/helloworldpb"
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
@@ -114,7 +114,7 @@ func start(t *testing.T, o greeter.Options, opts ...grpc.ServerOption) (*grpctes
 	g, err := greeter.New(o)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, g.Close(testwait.Context(t))) })
-	s := grpctest.NewServer(t, g.Register, append(g.ServerOptions(), opts...)...)
+	s := grpctest.NewServer(t, g.Register, opts...)
 	return s, g
 }
 
@@ -203,86 +203,53 @@ func TestEventLoopModeHandlesOneCallAtATime(t *testing.T) {
 }
 
 // With an executor, the loop hands each wait to a worker and goes on: as
-// many calls as there are workers wait at once (the barrier of three
-// opens), and never more.
+// many calls as there are workers wait at once, and the others wait for a
+// free worker (seen in a goroutine dump, not guessed from the clock) while
+// those are held.
 func TestEventLoopWithExecutorWaitsOnEveryWorker(t *testing.T) {
 	const workers = 3
 	var log logBuffer
 	var f inFlight
-	b := newBarrier(workers)
-	wait := func(ctx context.Context, d time.Duration) error {
-		f.enter()
-		defer f.leave()
-		return b.wait(ctx, d)
-	}
-	s, _ := start(t, greeter.Options{Mode: greeter.EventLoop, Executor: workers, Log: newLogger(&log), Wait: wait})
-
-	for _, err := range callAll(t, []*grpc.ClientConn{s.NewClient(t)}, calls) {
-		assert.NoError(t, err)
-	}
-	assert.Equal(t, workers, f.most(), "the pool's size is the limit")
-	lines := log.lines()
-	assert.Equal(t, repeat("Handling request", workers), lines[:workers], "the loop went on while the workers waited")
-	assert.Len(t, lines, 2*calls)
-}
-
-// In the one-stream mode a connection carries one call at a time, however
-// many the client starts on it.
-func TestOneStreamModeHandlesOneCallPerConnection(t *testing.T) {
-	var f inFlight
-	tokens := make(chan struct{}, calls+1)
-	started := make(chan struct{}, calls+1)
+	entered, release := make(chan struct{}, calls), make(chan struct{})
 	wait := func(context.Context, time.Duration) error {
 		f.enter()
 		defer f.leave()
-		started <- struct{}{}
-		return gate(tokens)
+		entered <- struct{}{}
+		return gate(release)
 	}
-	var clientStarted atomic.Int64
-	allStarted := make(chan struct{})
-	counting := grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		if clientStarted.Add(1) == calls+1 {
-			close(allStarted)
-		}
-		return invoker(ctx, method, req, reply, cc, opts...)
-	})
-	s, _ := start(t, greeter.Options{Mode: greeter.OneStream, Wait: wait})
-	conn := s.NewClient(t, counting)
-
-	// One call first, so that the client has the server's settings, with
-	// its limit of one stream, before the five start.
-	tokens <- struct{}{}
-	require.NoError(t, callAll(t, []*grpc.ClientConn{conn}, 1)[0])
-	testwait.Recv(t, started, "the first call to reach the handler")
+	s, _ := start(t, greeter.Options{Mode: greeter.EventLoop, Executor: workers, Log: newLogger(&log), Wait: wait})
 
 	done := make(chan []error, 1)
-	go func() { done <- callAll(t, []*grpc.ClientConn{conn}, calls) }()
-	testwait.Recv(t, allStarted, "the client to start five calls")
-	testwait.Recv(t, started, "one call to reach the handler")
-	for range calls {
-		tokens <- struct{}{}
+	go func() { done <- callAll(t, []*grpc.ClientConn{s.NewClient(t)}, calls) }()
+	for range workers {
+		testwait.Recv(t, entered, "every worker to take a wait")
 	}
+	testwait.Until(t, "the other steps to wait for a free worker", func() bool {
+		return waitingForAWorker() == calls-workers
+	})
+	assert.Equal(t, workers, f.most(), "the pool's size is the limit")
+	close(release)
 	for _, err := range testwait.Recv(t, done, "the calls to end") {
 		assert.NoError(t, err)
 	}
-	assert.Equal(t, 1, f.most(), "one connection, one call at a time")
-	assert.EqualValues(t, 1, s.Accepted())
+	assert.Equal(t, workers, f.most(), "never more waits than workers")
+	lines := log.lines()
+	assert.Equal(t, repeat("Handling request", calls), lines[:calls], "the loop went on while the workers waited")
+	assert.Len(t, lines, 2*calls)
 }
 
-// The limit is per connection: three connections carry three calls at
-// once (the barrier of three opens).
-func TestOneStreamModeServesConnectionsSideBySide(t *testing.T) {
-	const conns = 3
-	b := newBarrier(conns)
-	s, _ := start(t, greeter.Options{Mode: greeter.OneStream, Wait: b.wait})
-	var cs []*grpc.ClientConn
-	for range conns {
-		cs = append(cs, s.NewClient(t))
+// waitingForAWorker counts the executor's goroutines that wait for a
+// worker: in the executor's code, not (yet) in a wait.
+func waitingForAWorker() int {
+	var buf bytes.Buffer
+	_ = pprof.Lookup("goroutine").WriteTo(&buf, 2)
+	n := 0
+	for g := range strings.SplitSeq(buf.String(), "\n\n") {
+		if strings.Contains(g, "(*loop).step.func1.1()") && !strings.Contains(g, "greeter_test.") {
+			n++
+		}
 	}
-	for _, err := range callAll(t, cs, conns) {
-		assert.NoError(t, err)
-	}
-	assert.EqualValues(t, conns, s.Accepted())
+	return n
 }
 
 func TestModeFlagNamesTheValidModes(t *testing.T) {
@@ -297,45 +264,13 @@ func TestModeFlagNamesTheValidModes(t *testing.T) {
 
 func TestNewRefusesAnExecutorOutsideTheEventLoop(t *testing.T) {
 	_, err := greeter.New(greeter.Options{Mode: greeter.Go, Executor: 2})
-	assert.ErrorContains(t, err, "only -mode eventloop takes an executor")
+	assert.ErrorContains(t, err, "only the eventloop mode takes an executor")
 	_, err = greeter.New(greeter.Options{Mode: "threads"})
 	assert.ErrorContains(t, err, `unknown mode "threads"`)
 	_, err = greeter.New(greeter.Options{Mode: greeter.EventLoop, Executor: -1})
-	assert.ErrorContains(t, err, "-executor -1: the executor's workers must be 0 or more")
+	assert.ErrorContains(t, err, "an executor needs 0 workers or more")
 	assert.NoError(t, greeter.Options{Mode: greeter.EventLoop, Executor: 4}.Check())
 	assert.NoError(t, greeter.Options{}.Check(), "the zero value is the Go mode")
-}
-
-// Close cannot interrupt a blocking wait: when its context ends first it
-// gives up with serve.ErrShutdownTimeout, which a binary logs as a
-// warning, and a later Close, once the wait is over, stops the loop.
-func TestCloseGivesUpOnABlockedLoop(t *testing.T) {
-	started := make(chan struct{}, 1)
-	release := make(chan struct{})
-	wait := func(context.Context, time.Duration) error {
-		started <- struct{}{}
-		return gate(release)
-	}
-	g, err := greeter.New(greeter.Options{Mode: greeter.EventLoop, Wait: wait})
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() {
-		_, err := g.SayHello(testwait.Context(t), &pb.HelloRequest{Name: "Joe"})
-		done <- err
-	}()
-	testwait.Recv(t, started, "the loop to start the wait")
-
-	expired, cancel := context.WithDeadline(context.Background(), time.Now())
-	defer cancel()
-	err = g.Close(expired)
-	assert.ErrorIs(t, err, serve.ErrShutdownTimeout)
-	assert.True(t, serve.OnlyTimeout(err), "a cut and nothing else: %v", err)
-	assert.ErrorContains(t, err, "the event loop is still blocked")
-	assert.ErrorContains(t, err, context.DeadlineExceeded.Error())
-
-	close(release)
-	assert.NoError(t, g.Close(testwait.Context(t)))
-	testwait.Recv(t, done, "the call to end")
 }
 
 // gate waits for a value from ch, or its close; it is for the server's
@@ -360,4 +295,45 @@ func repeat(s string, n int) []string {
 		out[i] = s
 	}
 	return out
+}
+
+// A wait beyond MaxSleep, or below zero, is refused before any step, in
+// every mode: no caller can hold a handler, or the whole loop, for days.
+// MaxSleep itself is accepted.
+func TestSleepIsCappedAtMaxSleep(t *testing.T) {
+	for _, mode := range []greeter.Mode{greeter.Go, greeter.EventLoop} {
+		waits := make(chan time.Duration, 1)
+		wait := func(_ context.Context, d time.Duration) error { waits <- d; return nil }
+		s, _ := start(t, greeter.Options{Mode: mode, Wait: wait})
+		c := pb.NewGreeterClient(s.NewClient(t))
+		ctx := grpctest.Context(t)
+		for _, ms := range []int32{int32(greeter.MaxSleep.Milliseconds()) + 1, 2147483647, -1} {
+			_, err := c.SayHello(ctx, &pb.HelloRequest{Name: "Joe", SleepMillisecond: ms})
+			assert.Equal(t, codes.InvalidArgument, status.Code(err), "%s mode, %d ms: %v", mode, ms, err)
+		}
+		_, err := c.SayHello(ctx, &pb.HelloRequest{Name: "Joe", SleepMillisecond: int32(greeter.MaxSleep.Milliseconds())})
+		require.NoError(t, err)
+		assert.Equal(t, greeter.MaxSleep, testwait.Recv(t, waits, "the one wait"), "%s mode", mode)
+	}
+}
+
+// A client stream may send MaxNames names; one more ends the call with
+// RESOURCE_EXHAUSTED instead of growing the server's memory.
+func TestSayHelloToAllKeepsAtMostMaxNames(t *testing.T) {
+	c := pb.NewGreeterClient(grpctest.Start(t, must(greeter.New(greeter.Options{})).Register))
+	for _, n := range []int{greeter.MaxNames, greeter.MaxNames + 1} {
+		stream, err := c.SayHelloToAll(grpctest.Context(t))
+		require.NoError(t, err)
+		for range n {
+			if stream.Send(&pb.HelloRequest{Name: "x"}) != nil {
+				break // the server has ended the call; CloseAndRecv says why
+			}
+		}
+		_, err = stream.CloseAndRecv()
+		if n == greeter.MaxNames {
+			assert.NoError(t, err)
+		} else {
+			assert.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
+		}
+	}
 }

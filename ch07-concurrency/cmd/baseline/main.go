@@ -4,9 +4,9 @@
 // sleep_millisecond and answers "Hello, <name>!"; grpc-go already runs
 // each call on a goroutine of its own, so a sleeping call blocks nobody.
 //
-// cmd/loadtable measures cmd/greeter's modes against it: the Go mode must
-// lose nothing to this server. It lives apart from cmd/greeter so that
-// nothing chapter 7 adds (modes, logging, options) can slow it down.
+// The load table measures cmd/greeter's modes against it: the Go mode,
+// bounds and all, must lose nothing to this server. It refuses a wait
+// beyond greeter.MaxSleep, as the Greeter does, and nothing more.
 //
 //	go run ./ch07-concurrency/cmd/baseline -addr 127.0.0.1:9999
 package main
@@ -17,41 +17,55 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
+	"github.com/gobookstore/grpc-microservices-go/ch07-concurrency/greeter"
 	pb "github.com/gobookstore/grpc-microservices-go/ch07-concurrency/helloworldpb"
 )
 
-// greeter is the whole service: sleep, then greet.
-type greeter struct {
+// server is the whole service: sleep, then greet.
+type server struct {
 	pb.UnimplementedGreeterServer
 }
 
-func (greeter) SayHello(_ context.Context, req *pb.HelloRequest) (*pb.HelloReply, error) {
+func (server) SayHello(_ context.Context, req *pb.HelloRequest) (*pb.HelloReply, error) {
+	d := time.Duration(req.GetSleepMillisecond()) * time.Millisecond
+	if d < 0 || d > greeter.MaxSleep {
+		return nil, status.Errorf(codes.InvalidArgument, "sleep_millisecond %d: want 0 to %d", req.GetSleepMillisecond(), greeter.MaxSleep.Milliseconds())
+	}
 	// A plain sleep, as in a first version: it ignores the call's
-	// cancellation, which cmd/greeter's Go mode honours.
-	time.Sleep(time.Duration(req.GetSleepMillisecond()) * time.Millisecond)
+	// cancellation, which cmd/greeter's modes honour.
+	time.Sleep(d)
 	return &pb.HelloReply{Message: "Hello, " + req.GetName() + "!"}, nil
 }
 
 func main() {
-	fs := flag.NewFlagSet("baseline", flag.ContinueOnError)
-	addr := fs.String("addr", ":9999", "gRPC listen address")
-	cmdline.Main(fs, os.Args[1:])
+	addr := flag.String("addr", ":9999", "gRPC listen address")
+	flag.Parse()
 	lis, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "baseline:", err)
 		os.Exit(1)
 	}
-	s := grpc.NewServer()
-	pb.RegisterGreeterServer(s, greeter{})
+	s := grpc.NewServer() // the defaults, on purpose
+	pb.RegisterGreeterServer(s, server{})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		time.AfterFunc(5*time.Second, s.Stop) // graceful, for 5 s at most
+		s.GracefulStop()
+	}()
 	fmt.Printf("baseline: serving gRPC on %s\n", lis.Addr())
-	// The load table kills it when done: no graceful stop to show here.
 	if err := s.Serve(lis); err != nil {
 		fmt.Fprintln(os.Stderr, "baseline:", err)
 		os.Exit(1)
 	}
+	fmt.Println("baseline: stopped")
 }

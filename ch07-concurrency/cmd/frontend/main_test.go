@@ -53,5 +53,5 @@ func TestBadFlagsAreNamed(t *testing.T) {
 	stdout, stderr, code := proctest.Run(t, frontendBin, []string{"-greeter", "localhost"})
 	assert.Equal(t, 2, code)
 	assert.Empty(t, stdout)
-	assert.Equal(t, `frontend: -greeter "localhost": want host:port, such as localhost:50051: address localhost: missing port in address (frontend -h lists the flags)`+"\n", stderr)
+	assert.Equal(t, `frontend: -greeter "localhost": want host:port, such as localhost:9999: address localhost: missing port in address`+"\n", stderr)
 }

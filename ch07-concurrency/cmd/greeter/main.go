@@ -13,64 +13,128 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/serve"
-	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
 	"github.com/gobookstore/grpc-microservices-go/ch07-concurrency/greeter"
 )
 
+// options are what the flags fill, and the bounds main fixes (tests
+// shorten them).
+type options struct {
+	greeter.Options
+	handshake time.Duration // a new connection's HTTP/2 handshake
+	idle      time.Duration // a connection without calls is closed after it
+	ping      time.Duration // a silent client is pinged, and dropped if it does not answer
+}
+
+// newServer builds the gRPC server the binary runs, bounded so that a few
+// idle or misbehaving clients cannot hold its memory or lock others out.
+// extra comes last (tests add interceptors).
+func newServer(o options, extra ...grpc.ServerOption) (*grpc.Server, *greeter.Server, error) {
+	g, err := greeter.New(o.Options)
+	if err != nil {
+		return nil, nil, err
+	}
+	streams := uint32(100) // calls one connection carries at once
+	if o.Mode == greeter.OneStream {
+		streams = 1 // the lesson: one call at a time per connection
+	}
+	s := grpc.NewServer(append([]grpc.ServerOption{
+		grpc.MaxConcurrentStreams(streams),
+		grpc.ConnectionTimeout(o.handshake),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle:     o.idle,
+			MaxConnectionAge:      time.Hour,
+			MaxConnectionAgeGrace: greeter.MaxSleep, // the longest call ends
+			Time:                  o.ping,
+			Timeout:               o.ping,
+		}),
+		// Clients may ping every 10 s, even between calls; more often is
+		// abuse, and closes the connection.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             10 * time.Second,
+			PermitWithoutStream: true,
+		}),
+		// A request is a name and a number: 4 KiB is plenty, and bounds
+		// what each call holds (5 greetings of it for a server stream).
+		grpc.MaxRecvMsgSize(4 << 10),
+		grpc.MaxHeaderListSize(8 << 10),
+		// Fixed 64 KiB windows: a stream holds at most that much its
+		// handler has not read (grpc-go would grow them to megabytes).
+		grpc.InitialWindowSize(64 << 10),
+		grpc.InitialConnWindowSize(64 << 10),
+	}, extra...)...)
+	g.Register(s)
+	return s, g, nil
+}
+
+// shutdown stops s gracefully, but for bound at most: then Stop cancels
+// the calls still running, whose waits end with them, and the event loop
+// with its last call. Close waits for the loop, bound again.
+func shutdown(s *grpc.Server, g *greeter.Server, bound time.Duration) error {
+	timer := time.AfterFunc(bound, s.Stop)
+	defer timer.Stop()
+	s.GracefulStop()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	return g.Close(ctx)
+}
+
 func main() {
-	fs := flag.NewFlagSet("greeter", flag.ContinueOnError)
-	addr := fs.String("addr", ":9999", "gRPC listen address")
-	opts := greeter.Options{Mode: greeter.Go}
-	fs.Var(&opts.Mode, "mode", "how calls are handled: go, eventloop or onestream")
-	fs.IntVar(&opts.Executor, "executor", 0, "in eventloop mode, hand each wait to a pool of this many workers (asyncio's run_in_executor); 0 blocks the loop")
-	quiet := fs.Bool("quiet", false, "do not log each request (for load runs: two writes per call cost CPU the server could spend serving)")
-	// The options' own check is the flags' check: one message, one place.
-	cmdline.Main(fs, os.Args[1:], func() error { return opts.Check() })
+	addr := flag.String("addr", ":9999", "gRPC listen address")
+	o := options{Options: greeter.Options{Mode: greeter.Go}, handshake: 5 * time.Second, idle: 5 * time.Minute, ping: time.Minute}
+	flag.Var(&o.Mode, "mode", "how calls are handled: go, eventloop or onestream")
+	flag.IntVar(&o.Executor, "executor", 0, "in eventloop mode, hand each wait to a pool of this many workers (asyncio's run_in_executor); 0 blocks the loop")
+	quiet := flag.Bool("quiet", false, "do not log each request (for load runs)")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fail(2, "unexpected argument %q: greeter takes flags only", flag.Arg(0))
+	}
+	if err := o.Check(); err != nil {
+		fail(2, "-executor %d: %v", o.Executor, err)
+	}
 	if !*quiet {
-		opts.Log = log.New(os.Stdout, "", 0)
+		o.Log = log.New(os.Stdout, "", 0)
 	}
 
+	lis, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fail(1, "%v", err)
+	}
+	s, g, err := newServer(o)
+	if err != nil {
+		fail(1, "%v", err)
+	}
 	// SIGINT (Ctrl+C) and SIGTERM both stop the server gracefully.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(lis) }()
+	fmt.Printf("greeter: serving gRPC on %s in %s mode\n", lis.Addr(), o.Mode)
 
-	g, err := greeter.New(opts)
-	if err != nil {
-		slog.Error("greeter", "err", err)
-		os.Exit(1)
+	select {
+	case err := <-served:
+		fail(1, "%v", err)
+	case <-ctx.Done():
 	}
-	lis, err := net.Listen("tcp", *addr)
-	if err != nil {
-		slog.Error("listen", "addr", *addr, "err", err)
-		os.Exit(1)
-	}
-	s := grpc.NewServer(g.ServerOptions()...)
-	g.Register(s)
-	fmt.Printf("greeter: serving gRPC on %s in %s mode\n", lis.Addr(), g.Mode())
-	// Chapter 3's Serve: a graceful stop, capped at its ShutdownTimeout.
-	err = recommendations.Serve(ctx, s, lis)
-	closeCtx, cancel := context.WithTimeout(context.Background(), recommendations.ShutdownTimeout)
-	defer cancel()
-	err = errors.Join(err, g.Close(closeCtx))
-	if serve.OnlyTimeout(err) {
-		slog.Warn("stopped after the shutdown timeout", "timeout", recommendations.ShutdownTimeout, "err", err)
-	} else if err != nil {
-		slog.Error("serve", "err", err)
-		os.Exit(1)
+	if err := shutdown(s, g, 5*time.Second); err != nil {
+		fail(1, "%v", err)
 	}
 	fmt.Println("greeter: stopped")
+}
+
+// fail prints one line that says what went wrong, and exits with code.
+func fail(code int, format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "greeter: "+format+"\n", args...)
+	os.Exit(code)
 }

@@ -23,7 +23,7 @@ def parse_args(description):
                         help="address to listen on (default: loopback)")
     parser.add_argument("--port", type=int, default=9999,
                         help="port to listen on; 0 lets the kernel choose")
-    parser.add_argument("--proto", default=os.path.join(HERE, "..", "protobufs", "helloworld.proto"),
+    parser.add_argument("--proto", default=os.path.join(HERE, "..", "..", "..", "ch07-concurrency", "protobufs", "helloworld.proto"),
                         help="helloworld.proto, to generate the Python code from")
     parser.add_argument("--uvloop", action="store_true",
                         help="run asyncio on uvloop (asyncio servers only)")

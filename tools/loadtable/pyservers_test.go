@@ -1,8 +1,11 @@
-package pyservers_test
+package main
 
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -14,49 +17,43 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/gobookstore/grpc-microservices-go/ch07-concurrency/helloworldpb"
-	"github.com/gobookstore/grpc-microservices-go/ch07-concurrency/pyservers"
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
 	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
 )
 
 func TestMain(m *testing.M) { proctest.VerifyTestMain(m) }
 
-// Each installed Python server answers the Go client as cmd/greeter does,
-// on concurrent calls too.
-func TestServersAnswerTheGoClient(t *testing.T) {
+// Each installed Python server of the table answers the Go client as
+// cmd/greeter does, on concurrent calls too, and stops cleanly on SIGTERM.
+func TestPythonServersAnswerTheGoClient(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Python processes")
 	}
 	proctest.TrackSources(t) // the scripts and the proto are inputs
-	python, err := pyservers.Python()
-	if err != nil {
-		// CI installs the packages: there a missing Python is a failure.
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%v; CI must install it", err)
+	const python = "/usr/bin/python3"
+	for _, s := range rows {
+		if s.cmd[0] != "python" {
+			continue
 		}
-		t.Skip(err)
-	}
-	dir := pyservers.Dir(proctest.ModuleRoot(t))
-	for _, s := range pyservers.Servers {
-		t.Run(s.Name, func(t *testing.T) {
-			if why := s.Skip(python); why != "" {
-				// grpclib has no Debian package, so CI skips it too.
-				if os.Getenv("CI") != "" && s.Name != "grpclib" && s.Name != "grpclib+uvloop" {
+		t.Run(s.key, func(t *testing.T) {
+			imports := strings.Join(append([]string{"grpc", "grpc_tools"}, s.pkgs...), ", ")
+			if err := exec.Command(python, "-c", "import "+imports).Run(); err != nil {
+				why := fmt.Sprintf("%s cannot import %s: %v", python, imports, err)
+				// CI installs Debian's packages; grpclib has none.
+				if os.Getenv("CI") != "" && !strings.HasPrefix(s.key, "grpclib") {
 					t.Fatal(why)
 				}
 				t.Skip(why)
 			}
-			cmd := s.Command(python, dir, 0)
-			// The server's own temporary directory, to see it cleaned up.
-			tmp := t.TempDir()
-			p := proctest.Start(t, cmd.Path, cmd.Args[1:], "TMPDIR="+tmp)
-			addr := p.WaitFor(t, pyservers.Listening)[1]
+			tmp := t.TempDir() // the server's own, to see its generated code removed
+			script := filepath.Join(proctest.ModuleRoot(t), "tools", "loadtable", "pyservers", s.cmd[1])
+			p := proctest.Start(t, python, append([]string{"-u", script}, append(s.cmd[2:], "--port", "0")...), "TMPDIR="+tmp)
+			addr := p.WaitFor(t, listening)[1]
 			conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 			require.NoError(t, err)
 			defer conn.Close()
 			client := pb.NewGreeterClient(conn)
 			ctx := testwait.Context(t)
-
 			errs := make(chan error, 5)
 			for i := range 5 {
 				go func() {
@@ -71,15 +68,11 @@ func TestServersAnswerTheGoClient(t *testing.T) {
 			for range 5 {
 				assert.NoError(t, testwait.Recv(t, errs, "a reply"))
 			}
-			// Only the benchmark's method: the streaming ones are Go's.
 			stream, err := client.SayHelloStream(ctx, &pb.HelloRequest{Name: "Joe"})
 			if err == nil {
 				_, err = stream.Recv()
 			}
-			assert.Equal(t, codes.Unimplemented, status.Code(err), "err: %v", err)
-
-			// SIGTERM, loadtable's way to stop a server, ends it cleanly:
-			// exit 0, and its generated code removed on the way out.
+			assert.Equal(t, codes.Unimplemented, status.Code(err), "only the benchmark's method: %v", err)
 			assert.Equal(t, 0, p.Signal(t, syscall.SIGTERM), "output:\n%s", p.Output())
 			left, err := os.ReadDir(tmp)
 			require.NoError(t, err)

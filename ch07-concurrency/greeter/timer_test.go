@@ -1,4 +1,4 @@
-package loadgen_test
+package greeter_test
 
 import (
 	"context"
@@ -18,7 +18,7 @@ var timerProbe = flag.Int("timer", 0, "waits per count of waiters of TestTimerLa
 // benchmark's latency above 10 ms that the timer, not gRPC, accounts for.
 // A measurement, not a check: it only logs.
 //
-//	go test ./ch07-concurrency/loadgen -run TestTimerLateness -timer 2000 -v
+//	go test ./ch07-concurrency/greeter -run TestTimerLateness -timer 2000 -v
 func TestTimerLateness(t *testing.T) {
 	if *timerProbe == 0 {
 		t.Skip("a measurement: -timer N runs it, with N waits for each count of waiters")
