@@ -1,12 +1,13 @@
 // Package cmd_test runs chapter 5's binaries as real processes and reads
-// what they tell an operator: /metrics over HTTP, their log lines, and
-// their traces, received by an OTLP collector the test serves.
+// what they tell an operator: /metrics over HTTP on a port of its own,
+// their log lines, and their traces, received by an OTLP collector the
+// test serves.
 package cmd_test
 
 import (
 	"context"
 	"encoding/hex"
-	"io"
+	"encoding/json"
 	"maps"
 	"net/http"
 	"regexp"
@@ -24,8 +25,6 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
 
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage/homepagetest"
-	"github.com/gobookstore/grpc-microservices-go/ch05-observability/requestid"
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
 )
@@ -40,95 +39,12 @@ var (
 	servingMetrics = regexp.MustCompile(`"msg":"serving metrics","addr":"([^"]+)"`)
 )
 
-// bookstore starts both binaries on loopback ports the kernel picks (and
-// Recommendations logging every call), with env added to their environment, and returns them with the page's URL
-// and each one's /metrics URL.
-func bookstore(t *testing.T, env ...string) (rec, mkt *proctest.Process, page, recMetrics, mktMetrics string) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs real processes")
-	}
-	bins := proctest.Build(t, pkg+"recommendations", pkg+"marketplace")
-	rec = proctest.Start(t, bins[0], []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-log-level", "debug"}, env...)
-	grpcAddr := rec.WaitFor(t, servingGRPC)[1]
-	recMetrics = "http://" + rec.WaitFor(t, servingMetrics)[1] + "/metrics"
-	mkt = proctest.Start(t, bins[1], []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-recommendations", grpcAddr}, env...)
-	page = mkt.WaitFor(t, servingHTTP)[1]
-	mktMetrics = "http://" + mkt.WaitFor(t, servingMetrics)[1] + "/metrics"
-	return rec, mkt, page, recMetrics, mktMetrics
-}
-
-// getPage fetches the page with a request ID.
-func getPage(t *testing.T, url, id string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	require.NoError(t, err)
-	req.Header.Set(requestid.Header, id)
-	client := &http.Client{Transport: &http.Transport{}}
-	defer client.CloseIdleConnections()
-	resp, err := client.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	homepagetest.AssertHome(t, resp.StatusCode, string(body))
-	assert.Equal(t, id, resp.Header.Get(requestid.Header))
-}
-
-// scrape fetches url and parses it as Prometheus' text format, as
-// Prometheus does.
-func scrape(t *testing.T, url string) map[string]float64 {
-	t.Helper()
-	status, body := proctest.Get(t, url)
-	require.Equal(t, http.StatusOK, status)
-	parser := expfmt.NewTextParser(model.LegacyValidation) // the classic metric names
-	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
-	require.NoError(t, err, "not Prometheus' text format:\n%s", body)
-	samples := map[string]float64{}
-	vec, err := expfmt.ExtractSamples(&expfmt.DecodeOptions{Timestamp: model.Now()}, slices.Collect(maps.Values(families))...)
-	require.NoError(t, err)
-	for _, s := range vec {
-		samples[s.Metric.String()] = float64(s.Value)
-	}
-	return samples
-}
-
-// After a known sequence (three pages, each with a request ID), /metrics
-// on each process counts three Recommend calls, on its own port and in
-// Prometheus' format; and Recommendations' log has one line per call,
-// with the page's request ID.
-func TestMetricsAndLogsFromOutside(t *testing.T) {
-	rec, mkt, page, recMetrics, mktMetrics := bookstore(t)
-	ids := []string{"page-1", "page-2", "page-3"}
-	for _, id := range ids {
-		getPage(t, page, id)
-	}
-
-	server := scrape(t, recMetrics)
-	assert.EqualValues(t, 3, server[`grpc_server_requests_total{code="OK", method="/Recommendations/Recommend"}`], "server counts")
-	assert.EqualValues(t, 3, server[`grpc_server_request_duration_seconds_count{method="/Recommendations/Recommend"}`])
-	assert.Contains(t, server, `go_goroutines`, "the Go runtime's metrics too")
-	assert.Contains(t, server, `process_cpu_seconds_total`)
-	client := scrape(t, mktMetrics)
-	assert.EqualValues(t, 3, client[`grpc_client_requests_total{code="OK", method="/Recommendations/Recommend"}`], "client counts")
-
-	status, _ := proctest.Get(t, strings.TrimSuffix(page, "/")+"/metrics")
-	assert.Equal(t, http.StatusNotFound, status, "metrics are not on the public port")
-
-	require.Equal(t, 0, mkt.Signal(t, syscall.SIGTERM))
-	require.Equal(t, 0, rec.Signal(t, syscall.SIGTERM))
-	for _, id := range ids {
-		assert.Regexp(t, `"msg":"rpc","method":"/Recommendations/Recommend","code":"OK","duration":\d+,"peer":"127.0.0.1:\d+","request_id":"`+id+`"`, rec.Output())
-	}
-}
-
 // collector is an OTLP trace collector, as Jaeger or the OpenTelemetry
-// Collector run one: it keeps every span it is sent, with the name of the
-// service that sent it.
+// Collector run one: it keeps every span, by the service that sent it.
 type collector struct {
 	coltracepb.UnimplementedTraceServiceServer
 	mu    sync.Mutex
-	spans map[string][]*tracepb.Span // by service.name
+	spans map[string][]*tracepb.Span
 }
 
 func (c *collector) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
@@ -148,45 +64,94 @@ func (c *collector) Export(_ context.Context, req *coltracepb.ExportTraceService
 	return &coltracepb.ExportTraceServiceResponse{}, nil
 }
 
-// span returns the one span of service of the given kind.
-func (c *collector) span(t *testing.T, service string, kind tracepb.Span_SpanKind) *tracepb.Span {
+// scrape fetches url and parses it as Prometheus' text format, as
+// Prometheus does.
+func scrape(t *testing.T, url string) map[string]float64 {
 	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var found []*tracepb.Span
-	for _, s := range c.spans[service] {
-		if s.GetKind() == kind {
-			found = append(found, s)
-		}
+	status, body := proctest.Get(t, url)
+	require.Equal(t, http.StatusOK, status)
+	parser := expfmt.NewTextParser(model.LegacyValidation) // the classic metric names
+	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	require.NoError(t, err, "not Prometheus' text format:\n%s", body)
+	vec, err := expfmt.ExtractSamples(&expfmt.DecodeOptions{Timestamp: model.Now()}, slices.Collect(maps.Values(families))...)
+	require.NoError(t, err)
+	samples := map[string]float64{}
+	for _, s := range vec {
+		samples[s.Metric.String()] = float64(s.Value)
 	}
-	require.Len(t, found, 1, "%s spans of kind %v among %v", service, kind, c.spans)
-	return found[0]
+	return samples
 }
 
-// Over the wire: both binaries export their spans over OTLP to the
-// collector the standard environment variables name, and the three spans
-// of one page are one trace: the Marketplace's HTTP request, its gRPC call
-// inside it, and Recommendations' handling of that call.
-func TestTraceAcrossBothProcesses(t *testing.T) {
+// Both binaries, as an operator sees them, after three pages: each counts
+// the three calls at /metrics on its own port (not the public one);
+// Recommendations logs each call (at debug level) with the trace it
+// belongs to; both stop at SIGTERM with exit code 0, exporting their spans
+// as they stop; and each page is one trace across both processes.
+func TestFromOutside(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs real processes")
 	}
 	c := &collector{spans: map[string][]*tracepb.Span{}}
-	addr := grpctest.ServeLoopback(t, func(s grpc.ServiceRegistrar) { coltracepb.RegisterTraceServiceServer(s, c) })
-	rec, mkt, page, _, _ := bookstore(t, "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+addr)
-	getPage(t, page, "traced-page")
-	// A stop flushes what the processes have not exported yet.
+	env := "OTEL_EXPORTER_OTLP_ENDPOINT=http://" + grpctest.ServeLoopback(t, func(s grpc.ServiceRegistrar) { coltracepb.RegisterTraceServiceServer(s, c) })
+	bins := proctest.Build(t, pkg+"recommendations", pkg+"marketplace")
+	rec := proctest.Start(t, bins[0], []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-log-level", "debug"}, env)
+	grpcAddr := rec.WaitFor(t, servingGRPC)[1]
+	recMetrics := "http://" + rec.WaitFor(t, servingMetrics)[1] + "/metrics"
+	mkt := proctest.Start(t, bins[1], []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-recommendations", grpcAddr}, env)
+	page := mkt.WaitFor(t, servingHTTP)[1]
+	mktMetrics := "http://" + mkt.WaitFor(t, servingMetrics)[1] + "/metrics"
+
+	for range 3 {
+		status, body := proctest.Get(t, page)
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, 3, strings.Count(body, "<li>"), body)
+	}
+	server := scrape(t, recMetrics)
+	assert.EqualValues(t, 3, server[`grpc_server_requests_total{code="OK", method="/Recommendations/Recommend"}`])
+	assert.EqualValues(t, 3, server[`grpc_server_request_duration_seconds_count{method="/Recommendations/Recommend"}`])
+	assert.Contains(t, server, `go_goroutines`, "the Go runtime's metrics too")
+	assert.EqualValues(t, 3, scrape(t, mktMetrics)[`grpc_client_requests_total{code="OK", method="/Recommendations/Recommend"}`])
+	status, _ := proctest.Get(t, page+"metrics")
+	assert.Equal(t, http.StatusNotFound, status, "metrics are not on the public port")
+
 	require.Equal(t, 0, mkt.Signal(t, syscall.SIGTERM), mkt.Output())
 	require.Equal(t, 0, rec.Signal(t, syscall.SIGTERM), rec.Output())
 
-	httpSpan := c.span(t, "marketplace", tracepb.Span_SPAN_KIND_SERVER)
-	call := c.span(t, "marketplace", tracepb.Span_SPAN_KIND_CLIENT)
-	handled := c.span(t, "recommendations", tracepb.Span_SPAN_KIND_SERVER)
-	traceID := hex.EncodeToString(httpSpan.GetTraceId())
-	assert.Equal(t, traceID, hex.EncodeToString(call.GetTraceId()))
-	assert.Equal(t, traceID, hex.EncodeToString(handled.GetTraceId()), "one trace across both processes")
-	assert.Empty(t, httpSpan.GetParentSpanId(), "the page's request starts the trace")
-	assert.Equal(t, httpSpan.GetSpanId(), call.GetParentSpanId())
-	assert.Equal(t, call.GetSpanId(), handled.GetParentSpanId())
-	assert.Equal(t, "Recommendations/Recommend", handled.GetName())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	require.Len(t, c.spans["marketplace"], 7, "a page and a call, three times, and the 404 of /metrics")
+	require.Len(t, c.spans["recommendations"], 3)
+	byID := map[string]*tracepb.Span{}
+	for _, s := range append(c.spans["marketplace"], c.spans["recommendations"]...) {
+		byID[hex.EncodeToString(s.GetSpanId())] = s
+	}
+	var logged int
+	for line := range strings.Lines(rec.Output()) {
+		var l struct {
+			Msg     string
+			TraceID string `json:"trace_id"`
+		}
+		if json.Unmarshal([]byte(line), &l) != nil || l.Msg != "rpc" {
+			continue
+		}
+		logged++
+		// The log line leads to the trace: the server's span, its parent
+		// the call in the Marketplace, its parent the page, all one trace.
+		var handled *tracepb.Span
+		for _, s := range c.spans["recommendations"] {
+			if hex.EncodeToString(s.GetTraceId()) == l.TraceID {
+				handled = s
+			}
+		}
+		require.NotNil(t, handled, "a span for trace %s", l.TraceID)
+		call := byID[hex.EncodeToString(handled.GetParentSpanId())]
+		require.NotNil(t, call)
+		assert.Equal(t, tracepb.Span_SPAN_KIND_CLIENT, call.GetKind())
+		pageSpan := byID[hex.EncodeToString(call.GetParentSpanId())]
+		require.NotNil(t, pageSpan)
+		assert.Equal(t, tracepb.Span_SPAN_KIND_SERVER, pageSpan.GetKind())
+		assert.Empty(t, pageSpan.GetParentSpanId(), "the page starts the trace")
+		assert.Equal(t, handled.GetTraceId(), pageSpan.GetTraceId())
+	}
+	assert.Equal(t, 3, logged, "one line a call")
 }

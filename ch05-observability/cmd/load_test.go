@@ -1,19 +1,23 @@
 package cmd_test
 
 import (
-	"cmp"
+	"context"
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"regexp"
-	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
 	"github.com/gobookstore/grpc-microservices-go/internal/pageload"
@@ -21,104 +25,177 @@ import (
 )
 
 var (
-	loadPages   = flag.Int("load", 0, "pages per round of TestHomepageThroughput (0 skips it)")
-	loadWorkers = flag.Int("load-workers", 16, "concurrent clients of TestHomepageThroughput")
+	loadFor     = flag.Duration("load", 0, "how long each round of TestHomepageThroughput loads each stack (0 skips it)")
 	loadRounds  = flag.Int("load-rounds", 5, "rounds of TestHomepageThroughput")
-	loadGOGC    = flag.String("load-gogc", "", "GOGC for every server process of TestHomepageThroughput (empty: Go's default, 100)")
+	loadClients = flag.Int("load-clients", 16, "connections wrk keeps open to each Marketplace")
 )
 
-// sink is an OTLP collector that keeps nothing, for a load run that pays
-// for exporting spans as production does.
-type sink struct {
-	coltracepb.UnimplementedTraceServiceServer
+// counter is an OTLP trace receiver that only counts the spans it gets: a
+// load run then pays for exporting spans, as production does, but hardly
+// for receiving them, which a collector does on a machine of its own. It
+// walks the request's protobuf wire format down to the spans (request
+// field 1, ResourceSpans; its field 2, ScopeSpans; its field 2, Span)
+// without decoding them.
+type counter struct{ spans atomic.Int64 }
+
+func (c *counter) register(s grpc.ServiceRegistrar) {
+	s.RegisterService(&grpc.ServiceDesc{
+		ServiceName: "opentelemetry.proto.collector.trace.v1.TraceService",
+		HandlerType: (*any)(nil),
+		Methods: []grpc.MethodDesc{{MethodName: "Export", Handler: func(_ any, _ context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+			var req []byte
+			if err := dec(&req); err != nil {
+				return nil, err
+			}
+			c.spans.Add(int64(fields(req, 1, func(rs []byte) int {
+				return fields(rs, 2, func(ss []byte) int { return fields(ss, 2, func([]byte) int { return 1 }) })
+			})))
+			return &req, nil
+		}}},
+	}, c)
 }
+
+// fields sums count over the length-delimited fields numbered n of msg.
+func fields(msg []byte, n protowire.Number, count func([]byte) int) int {
+	total := 0
+	for len(msg) > 0 {
+		num, typ, l := protowire.ConsumeTag(msg)
+		if l < 0 {
+			return total
+		}
+		msg = msg[l:]
+		if num == n && typ == protowire.BytesType {
+			v, l := protowire.ConsumeBytes(msg)
+			if l < 0 {
+				return total
+			}
+			total += count(v)
+			msg = msg[l:]
+			continue
+		}
+		l = protowire.ConsumeFieldValue(num, typ, msg)
+		if l < 0 {
+			return total
+		}
+		msg = msg[l:]
+	}
+	return total
+}
+
+// raw is a codec that hands the counter the request's bytes and answers
+// with an empty message, as ExportTraceServiceResponse{} is.
+type raw struct{}
+
+func (raw) Marshal(any) (mem.BufferSlice, error) { return nil, nil }
+func (raw) Unmarshal(data mem.BufferSlice, v any) error {
+	*v.(*[]byte) = data.Materialize()
+	return nil
+}
+func (raw) Name() string { return "proto" }
 
 // stack is one Marketplace and its Recommendations, as processes.
 type stack struct {
 	name string
 	url  string
 	pids []int // recommendations, marketplace
+	col  *counter
 }
 
-// The cost of chapter 5 under load: chapter 3's Marketplace and
-// Recommendations against chapter 4's and against chapter 5's, fully
-// instrumented: with every call logged (-log-level debug), with tracing
-// off, exporting every tenth trace, and exporting every trace, over OTLP
-// to a collector. All run as processes on
-// loopback, loaded in rounds that take turns, so all see the same machine;
-// the load generator is this test. It reports pages a second and the CPU
-// each process spent a page.
+// loopbackAddr finds the address in the line a binary prints once it serves.
+var loopbackAddr = regexp.MustCompile(`serving[^0-9]*(127\.0\.0\.1:\d+)`)
+
+// What chapter 5 costs, under load: chapter 3's Marketplace and
+// Recommendations beside chapter 5's with tracing off (and once more with
+// every call logged), recording one trace in ten, and recording every
+// trace, exporting the spans over OTLP to a collector that counts them.
+// Every stack runs as processes on loopback, loaded by wrk in rounds that
+// take turns, so all see the same machine. It reports the median pages a
+// second, how that compares with chapter 3, the CPU each process spent a
+// page, and the spans each stack exported.
 //
-//	go test ./ch05-observability/cmd -run TestHomepageThroughput -load 20000 -v
-//	go test ./ch05-observability/cmd -run TestHomepageThroughput -load 20000 -load-gogc 400 -v
+//	go test ./ch05-observability/cmd -run TestHomepageThroughput -load 5s -load-rounds 10 -v
 func TestHomepageThroughput(t *testing.T) {
-	if *loadPages == 0 {
-		t.Skip("a load run: -load N runs it, with N pages a round")
+	if *loadFor == 0 {
+		t.Skip("a load run: -load 10s runs it, loading each stack for 10s a round")
 	}
-	var env []string
-	if *loadGOGC != "" {
-		env = append(env, "GOGC="+*loadGOGC)
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		t.Skip("a load run needs wrk on PATH (apt-get install wrk)")
 	}
-	collector := grpctest.ServeLoopback(t, func(s grpc.ServiceRegistrar) { coltracepb.RegisterTraceServiceServer(s, sink{}) })
-	start := func(chapter string, recArgs []string, rest ...string) stack {
+	start := func(name, chapter string, args []string, env ...string) stack {
 		pkg := "github.com/gobookstore/grpc-microservices-go/" + chapter + "/cmd/"
 		bins := proctest.Build(t, pkg+"recommendations", pkg+"marketplace")
-		args := func(a ...string) []string {
+		s := stack{name: name, col: &counter{}}
+		extra := func(a ...string) []string {
 			if chapter == "ch05-observability" {
 				a = append(a, "-metrics-addr", "127.0.0.1:0")
 			}
 			return a
 		}
-		e := append(slices.Clone(env), rest...)
-		rec := proctest.Start(t, bins[0], append(args("-addr", "127.0.0.1:0"), recArgs...), e...)
-		addr := rec.WaitFor(t, regexp.MustCompile(`serving gRPC on (\S+)|"msg":"serving gRPC","addr":"([^"]+)"`))
-		mkt := proctest.Start(t, bins[1], args("-addr", "127.0.0.1:0", "-recommendations", addr[1]+addr[2]), e...)
-		url := mkt.WaitFor(t, regexp.MustCompile(`serving on (\S+)|"msg":"serving HTTP",.*"url":"([^"]+)"`))
-		return stack{url: url[1] + url[2], pids: []int{rec.Pid(), mkt.Pid()}}
+		if strings.Contains(name, "traced") {
+			endpoint := grpctest.ServeLoopback(t, s.col.register, grpc.ForceServerCodecV2(raw{}))
+			env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+endpoint)
+		}
+		rec := proctest.Start(t, bins[0], append(extra("-addr", "127.0.0.1:0"), args...), env...)
+		addr := rec.WaitFor(t, loopbackAddr)[1]
+		mkt := proctest.Start(t, bins[1], extra("-addr", "127.0.0.1:0", "-recommendations", addr), env...)
+		s.url = "http://" + mkt.WaitFor(t, loopbackAddr)[1] + "/"
+		s.pids = []int{rec.Pid(), mkt.Pid()}
+		return s
 	}
-	otlp := "OTEL_EXPORTER_OTLP_ENDPOINT=http://" + collector
 	stacks := []stack{
-		start("ch03-server-client", nil),
-		start("ch04-kubernetes", nil),
-		start("ch05-observability", []string{"-log-level", "debug"}),
-		start("ch05-observability", nil),
-		start("ch05-observability", nil, otlp, "OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1"),
-		start("ch05-observability", nil, otlp),
+		start("chapter 3", "ch03-server-client", nil),
+		start("chapter 5, tracing off", "ch05-observability", nil),
+		start("chapter 5, tracing off, every call logged", "ch05-observability", []string{"-log-level", "debug"}),
+		start("chapter 5, 1 in 10 traced", "ch05-observability", nil, "OTEL_TRACES_SAMPLER_ARG=0.1"),
+		start("chapter 5, every page traced", "ch05-observability", nil),
 	}
-	for i, name := range []string{"chapter 3", "chapter 4", "chapter 5, every call logged", "chapter 5, tracing off", "chapter 5, 10% traced", "chapter 5, all traced"} {
-		stacks[i].name = name
+	run := func(s stack, d time.Duration) float64 {
+		ctx, cancel := context.WithTimeout(t.Context(), d+time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, wrk, "-t2", "-c"+strconv.Itoa(*loadClients), "-d"+d.String(), s.url).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		assert.NotContains(t, string(out), "Non-2xx", s.name)
+		m := regexp.MustCompile(`Requests/sec:\s+([\d.]+)`).FindSubmatch(out)
+		require.NotNil(t, m, "%s", out)
+		perSecond, err := strconv.ParseFloat(string(m[1]), 64)
+		require.NoError(t, err)
+		return perSecond
 	}
-	for _, s := range stacks { // warm up: connections, caches, the heap
-		pageload.Run(t.Context(), nil, s.url, 2000, *loadWorkers, time.Minute)
+	for _, s := range stacks { // warm up: connections, caches, the heap; and the page is whole
+		r := pageload.Run(t.Context(), nil, s.url, 1000, 4, time.Minute)
+		require.Zero(t, r.Failures, "%s: %v", s.name, r)
+		run(s, time.Second)
 	}
 
 	perSecond := map[string][]float64{}
-	cpuPerPage := map[string][]float64{} // µs: recommendations, marketplace, load generator
+	cpu := map[string][][2]float64{} // µs a page: recommendations, marketplace
+	spans := map[string]float64{}    // spans a page
 	for range *loadRounds {
 		for _, s := range stacks {
-			before, self := pageload.CPUSeconds(t, s.pids...), pageload.CPUSeconds(t, os.Getpid())
-			r := pageload.Run(t.Context(), nil, s.url, *loadPages, *loadWorkers, 5*time.Minute)
-			after, selfAfter := pageload.CPUSeconds(t, s.pids...), pageload.CPUSeconds(t, os.Getpid())
-			assert.Zero(t, r.Failures, "%s: %v", s.name, r)
-			perSecond[s.name] = append(perSecond[s.name], r.PerSecond())
-			per := func(a, b float64) float64 { return 1e6 * (b - a) / float64(r.Pages) }
-			cpuPerPage[s.name] = append(cpuPerPage[s.name], per(before[0], after[0]), per(before[1], after[1]), per(self[0], selfAfter[0]))
+			before, spansBefore := pageload.CPUSeconds(t, s.pids...), s.col.spans.Load()
+			r := run(s, *loadFor)
+			after := pageload.CPUSeconds(t, s.pids...)
+			pages := r * loadFor.Seconds()
+			perSecond[s.name] = append(perSecond[s.name], r)
+			cpu[s.name] = append(cpu[s.name], [2]float64{1e6 * (after[0] - before[0]) / pages, 1e6 * (after[1] - before[1]) / pages})
+			spans[s.name] += float64(s.col.spans.Load()-spansBefore) / pages / float64(*loadRounds)
 		}
 	}
 
-	median := pageload.Median
-	base := median(perSecond[stacks[0].name])
+	base := pageload.Median(perSecond[stacks[0].name])
 	var table strings.Builder
-	table.WriteString("| stack | pages/s (median) | vs chapter 3 | CPU µs a page: recommendations | marketplace | load generator |\n")
+	table.WriteString("| stack | pages/s | vs chapter 3 | CPU µs a page: recommendations | marketplace | spans a page |\n")
 	table.WriteString("|---|---:|---:|---:|---:|---:|\n")
 	for _, s := range stacks {
-		m := median(perSecond[s.name])
-		c := cpuPerPage[s.name]
-		var col [3][]float64
-		for i, v := range c {
-			col[i%3] = append(col[i%3], v)
+		m := pageload.Median(perSecond[s.name])
+		var rec, mkt []float64
+		for _, c := range cpu[s.name] {
+			rec, mkt = append(rec, c[0]), append(mkt, c[1])
 		}
-		fmt.Fprintf(&table, "| %s | %.0f | %.0f%% | %.0f | %.0f | %.0f |\n", s.name, m, 100*m/base, median(col[0]), median(col[1]), median(col[2]))
+		fmt.Fprintf(&table, "| %s | %.0f | %.0f%% | %.0f | %.0f | %.2f |\n",
+			s.name, m, 100*m/base, pageload.Median(rec), pageload.Median(mkt), spans[s.name])
 	}
-	t.Logf("%d rounds of %d pages, %d clients, GOGC=%s:\n%s", *loadRounds, *loadPages, *loadWorkers, cmp.Or(*loadGOGC, "100"), table.String())
+	host, _ := os.Hostname()
+	t.Logf("%d rounds of %v a stack, wrk -t2 -c%d, on %s:\n%s", *loadRounds, *loadFor, *loadClients, host, table.String())
 }
