@@ -8,9 +8,11 @@ package k8s_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -28,10 +30,7 @@ import (
 	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/httpserver"
-	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
-	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
-	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/healthz"
+	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/marketplace"
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
 )
 
@@ -135,7 +134,7 @@ func TestManifestsAgreeWithTheCode(t *testing.T) {
 					assert.Equal(t, ports[name], p.GRPC.Port)
 				} else {
 					require.NotNil(t, p.HTTPGet, "an HTTP probe")
-					assert.Equal(t, healthz.Path, p.HTTPGet.Path)
+					assert.Equal(t, "/healthz", p.HTTPGet.Path)
 					assert.Equal(t, c.Ports[0].Name, p.HTTPGet.Port.String())
 				}
 			}
@@ -159,7 +158,7 @@ func TestManifestsAgreeWithTheCode(t *testing.T) {
 			// so Kubernetes never kills a pod that is still stopping cleanly.
 			require.NotNil(t, pod.Spec.TerminationGracePeriodSeconds)
 			grace := time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
-			assert.Greater(t, grace, max(recommendations.ShutdownTimeout, httpserver.ShutdownTimeout))
+			assert.Greater(t, grace, shutdownTimeout(t, name))
 		})
 	}
 	require.NotNil(t, deployments["marketplace"].Spec.Replicas)
@@ -178,12 +177,24 @@ func TestManifestsAgreeWithTheCode(t *testing.T) {
 	}
 	assert.Equal(t, corev1.ClusterIPNone, services["recommendations"].Spec.ClusterIP,
 		"headless: the name resolves to every pod, for round robin")
-	assert.EqualValues(t, marketplace.RecommendationsPort, strconv.Itoa(int(services["recommendations"].Spec.Ports[0].Port)),
+	assert.EqualValues(t, marketplace.Port, strconv.Itoa(int(services["recommendations"].Spec.Ports[0].Port)),
 		"the Marketplace always dials port 50051")
 	assert.Equal(t, corev1.ServiceTypeLoadBalancer, services["marketplace"].Spec.Type)
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// shutdownTimeout reads a binary's shutdown timeout from its main.go.
+func shutdownTimeout(t *testing.T, cmd string) time.Duration {
+	t.Helper()
+	src, err := os.ReadFile("../cmd/" + cmd + "/main.go")
+	require.NoError(t, err)
+	m := regexp.MustCompile(`const shutdownTimeout = (\d+) \* time\.Second`).FindSubmatch(src)
+	require.NotNil(t, m, "no shutdownTimeout in cmd/%s/main.go", cmd)
+	n, err := strconv.Atoi(string(m[1]))
+	require.NoError(t, err)
+	return time.Duration(n) * time.Second
+}
 
 // selectorOf returns the labels among pod that selector names.
 func selectorOf(pod, selector map[string]string) map[string]string {
@@ -209,6 +220,7 @@ type compose struct {
 		Build struct {
 			Context    string `json:"context"`
 			Dockerfile string `json:"dockerfile"`
+			Target     string `json:"target"`
 		} `json:"build"`
 	} `json:"services"`
 }
@@ -236,50 +248,77 @@ func TestComposeFile(t *testing.T) {
 	for name, s := range c.Services {
 		assert.Equal(t, []string{"bookstore"}, s.Networks, name)
 		assert.Equal(t, "..", s.Build.Context, "%s: built from the repository root", name)
-		assert.Equal(t, "ch04-kubernetes/"+name+".Dockerfile", s.Build.Dockerfile)
+		assert.Equal(t, "ch04-kubernetes/Dockerfile", s.Build.Dockerfile)
+		assert.Equal(t, name, s.Build.Target, "the Dockerfile's stage for %s", name)
 		assert.Equal(t, "bookstore/"+name+":${BOOKSTORE_TAG:-ch04}", s.Image)
 		require.NotEmpty(t, s.Healthcheck.Test, name)
 		assert.Equal(t, []string{"CMD", "/healthcheck"}, s.Healthcheck.Test[:2], name)
 	}
 	assert.Equal(t, []string{"-grpc", "localhost:50051"}, recs.Healthcheck.Test[2:])
-	assert.Equal(t, []string{"-http", "http://localhost:5000" + healthz.Path}, mkt.Healthcheck.Test[2:])
+	assert.Equal(t, []string{"-http", "http://localhost:5000" + "/healthz"}, mkt.Healthcheck.Test[2:])
 }
 
-// The Dockerfiles: two stages, the modules downloaded in a layer of their
-// own before the source is copied, a static binary, a distroless image run
-// as a non-root user, the binary's default port.
-func TestDockerfiles(t *testing.T) {
-	for name, port := range map[string]string{"recommendations": "50051", "marketplace": "5000"} {
-		data, err := os.ReadFile("../" + name + ".Dockerfile")
+// The Dockerfile: the base images as build arguments whose defaults are
+// the real ones; one build stage with the modules the binaries import
+// downloaded in a layer of their own before the source is copied, static
+// binaries; then a distroless stage per service, run as a non-root user,
+// exposing the binary's default port.
+func TestDockerfile(t *testing.T) {
+	data, err := os.ReadFile("../Dockerfile")
+	require.NoError(t, err)
+	stages := map[string][]string{} // stage name -> its lines; "" before the first FROM
+	var stage string
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if from, ok := strings.CutPrefix(l, "FROM "); ok {
+			image, name, _ := strings.Cut(from, " AS ")
+			stage = name
+			stages[stage] = []string{image}
+			continue
+		}
+		stages[stage] = append(stages[stage], l)
+	}
+	assert.Equal(t, []string{"ARG GO_IMAGE=golang:1.26", "ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot"}, stages[""])
+
+	build := stages["build"]
+	require.NotEmpty(t, build)
+	assert.Equal(t, "${GO_IMAGE}", build[0])
+	at := func(line string) int {
+		i := slices.Index(build, line)
+		assert.GreaterOrEqual(t, i, 0, "no line %q in the build stage", line)
+		return i
+	}
+	// The modules downloaded are those the binaries import, no more.
+	download := slices.IndexFunc(build, func(l string) bool { return strings.HasPrefix(l, `RUN ["go", "mod", "download"`) })
+	require.GreaterOrEqual(t, download, 0, "a go mod download step")
+	if !testing.Short() {
+		var argv []string
+		require.NoError(t, json.Unmarshal([]byte(strings.TrimPrefix(build[download], "RUN ")), &argv))
+		cmd := exec.Command("go", "list", "-deps", "-f", "{{with .Module}}{{if not .Main}}{{.Path}}{{end}}{{end}}",
+			"../cmd/recommendations", "../cmd/marketplace", "../cmd/healthcheck")
+		out, err := cmd.Output()
 		require.NoError(t, err)
-		var lines []string
-		for _, l := range strings.Split(string(data), "\n") {
-			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-				lines = append(lines, l)
+		var mods []string
+		for _, m := range strings.Fields(string(out)) {
+			if !slices.Contains(mods, m) {
+				mods = append(mods, m)
 			}
 		}
-		at := func(line string) int {
-			i := slices.Index(lines, line)
-			assert.GreaterOrEqual(t, i, 0, "%s: no line %q", name, line)
-			return i
-		}
-		var froms []string
-		for _, l := range lines {
-			if strings.HasPrefix(l, "FROM ") {
-				froms = append(froms, l)
-			}
-		}
-		assert.Equal(t, []string{"FROM golang:1.26 AS build", "FROM gcr.io/distroless/static-debian12:nonroot"}, froms, name)
-		assert.Less(t, at("COPY go.mod go.sum ./"), at(`RUN ["go", "mod", "download"]`), name)
-		assert.Less(t, at(`RUN ["go", "mod", "download"]`), at("COPY . ."), "%s: modules before the source", name)
-		assert.Less(t, at("ENV CGO_ENABLED=0"), at(froms[1]), name)
-		// The chapter's binary, chapter 4's by default, and the
-		// healthcheck.
-		at("ARG CHAPTER=ch04-kubernetes")
-		assert.Less(t, at(`WORKDIR /src/${CHAPTER}`), at(`RUN ["go", "build", "-trimpath", "-o", "/out/", "./cmd/`+name+`"]`), name)
-		at(`RUN ["go", "build", "-trimpath", "-o", "/out/", "./ch04-kubernetes/cmd/healthcheck"]`)
-		assert.Greater(t, at("USER nonroot:nonroot"), at(froms[1]), name)
-		at("EXPOSE " + port)
-		assert.Equal(t, `ENTRYPOINT ["/`+name+`"]`, lines[len(lines)-1], name)
+		assert.ElementsMatch(t, mods, argv[3:], "the modules the binaries import")
+	}
+	assert.Less(t, at("COPY go.mod go.sum ./"), download)
+	assert.Less(t, download, at("COPY . ."), "modules before the source")
+	assert.Less(t, at("ENV CGO_ENABLED=0"), at(`RUN ["go", "build", "-trimpath", "-o", "/out/", "./ch04-kubernetes/cmd/recommendations", "./ch04-kubernetes/cmd/marketplace", "./ch04-kubernetes/cmd/healthcheck"]`))
+
+	for name, port := range map[string]string{"recommendations": "50051", "marketplace": "5000"} {
+		assert.Equal(t, []string{
+			"${RUNTIME_IMAGE}",
+			"COPY --from=build /out/" + name + " /out/healthcheck /",
+			"USER 65532:65532",
+			"EXPOSE " + port,
+			`ENTRYPOINT ["/` + name + `"]`,
+		}, stages[name])
 	}
 }

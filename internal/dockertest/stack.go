@@ -1,13 +1,13 @@
 package dockertest
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net"
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,9 +22,12 @@ type Stack struct {
 	compose []string // the command that runs Compose, from Engine
 	file    string   // the compose file, relative to the repository root
 	env     []string
-	// Project is the Compose project's name.
+	// Project is the Compose project's name: bookstoretest, the run, and
+	// a number.
 	Project string
 }
+
+var stacks atomic.Int64
 
 // NewStack returns a stack of file (relative to the repository root) run
 // by compose (from Engine), with env added to Compose's environment. When
@@ -32,25 +35,30 @@ type Stack struct {
 // network of it is left.
 func NewStack(t *testing.T, compose []string, file string, env ...string) *Stack {
 	t.Helper()
-	s := &Stack{t: t, compose: compose, file: file, env: env, Project: "bookstore" + RandomSuffix()}
+	s := &Stack{t: t, compose: compose, file: file, env: env}
+	s.Project = projectPrefix + runID(t) + "s" + strconv.FormatInt(stacks.Add(1), 10)
 	t.Cleanup(func() {
 		s.Run("down", "--volumes", "--remove-orphans", "--timeout", "10")
-		if out := Docker(t, "ps", "-aq", "--filter", "label=com.docker.compose.project="+s.Project); out != "" {
+		filter := "label=com.docker.compose.project=" + s.Project
+		if out := Docker(t, "ps", "-aq", "--filter", filter); out != "" {
 			t.Errorf("containers of %s left after down: %s", s.Project, out)
 		}
-		if out := Docker(t, "network", "ls", "-q", "--filter", "label=com.docker.compose.project="+s.Project); out != "" {
+		if out := Docker(t, "network", "ls", "-q", "--filter", filter); out != "" {
 			t.Errorf("networks of %s left after down: %s", s.Project, out)
+		}
+		if out := Docker(t, "volume", "ls", "-q", "--filter", filter); out != "" {
+			t.Errorf("volumes of %s left after down: %s", s.Project, out)
 		}
 	})
 	return s
 }
 
-// Run runs Compose with args for this project, bounded by Timeout, and
-// returns its output, failing the test on an error.
+// Run runs Compose with args for this project, bounded by the test's
+// deadline, and returns its output, failing the test on an error.
 func (s *Stack) Run(args ...string) string {
 	s.t.Helper()
 	args = append(slices.Clone(s.compose[1:]), append([]string{"-p", s.Project, "-f", s.file}, args...)...)
-	ctx, cancel := contextWithTimeout()
+	ctx, cancel := commandContext(s.t)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.compose[0], args...)
 	cmd.Dir = proctest.ModuleRoot(s.t)
@@ -76,14 +84,6 @@ func (s *Stack) IP(id string) string {
 	return strings.TrimSpace(Docker(s.t, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id))
 }
 
-// RandomSuffix returns eight random hex digits, for names and tags that
-// must not collide with anyone else's.
-func RandomSuffix() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // FreePort returns a loopback TCP port nothing listens on right now, for a
 // port a container publishes.
 func FreePort(t *testing.T) string {
@@ -97,10 +97,14 @@ func FreePort(t *testing.T) string {
 	return port
 }
 
-// WaitUntil polls ok until it holds, or fails the test after two minutes:
-// containers start slowly on a small machine. It is testwait.UntilWithin
-// with that bound.
+// WaitUntil polls ok until it holds, or fails the test after two minutes
+// (containers start slowly on a small machine), or sooner if the test's
+// deadline, less the time kept for cleanups, comes first.
 func WaitUntil(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	testwait.UntilWithin(t, 2*time.Minute, what, ok)
+	bound := 2 * time.Minute
+	if d, has := t.Deadline(); has {
+		bound = min(bound, time.Until(d)-cleanupTime)
+	}
+	testwait.UntilWithin(t, max(bound, time.Second), what, ok)
 }

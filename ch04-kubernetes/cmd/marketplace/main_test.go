@@ -1,9 +1,13 @@
-package balancing_test
+package main
 
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -15,28 +19,53 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/net/dns/dnsmessage"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/resolver/dns"
 
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
-	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
-	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/balancing"
-	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/grpcserver"
+	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/catalog"
+	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/recommendations"
+	"github.com/gobookstore/grpc-microservices-go/internal/booksuite"
 	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
 )
 
 func TestMain(m *testing.M) {
-	// gRPC looks a name up again at most every 30 s; the test has no time
-	// to spare. (The setting must be made before any resolver is built.)
+	// gRPC looks a name up again at most every 30 s; the round-robin test
+	// has no time to spare. (Set before any resolver is built.)
 	dns.SetMinResolutionInterval(time.Millisecond)
 	goleak.VerifyTestMain(m)
 }
 
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// page returns the handler main builds, on the connection main makes.
+func page(t *testing.T, target string) http.Handler {
+	t.Helper()
+	conn, err := newConn(target)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	return newHandler(conn, discard)
+}
+
+// The series' homepage, through the dns resolver as main dials.
+func TestHomepage(t *testing.T) {
+	booksuite.Homepage(t, func(t *testing.T, target string) http.Handler { return page(t, "dns:///"+target) })
+}
+
+// /healthz answers without asking Recommendations: here there is none.
+func TestHealthzDoesNotAskRecommendations(t *testing.T) {
+	h := page(t, "dns:///127.0.0.1:1")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "ok\n", rec.Body.String())
+}
+
 // Round robin the way Kubernetes does it, without a cluster: replicas on
-// 127.0.0.2, .3 and .4, one DNS name for them (a headless Service), and the
-// Marketplace's connection through gRPC's real dns resolver. Every replica
-// gets calls; a replica added to the name gets calls once connections have
-// aged and the name was looked up again; a replica removed stops getting
-// them.
+// 127.0.0.2, .3 and .4, one DNS name for them (a headless Service), and
+// newConn through gRPC's real dns resolver. Every replica gets calls; a
+// replica added to the name gets calls once connections have aged
+// and the name was looked up again; a replica removed stops getting them.
 func TestRoundRobinFollowsTheDNSName(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("needs 127.0.0.2-127.0.0.5, which only Linux routes to loopback by default")
@@ -45,7 +74,7 @@ func TestRoundRobinFollowsTheDNSName(t *testing.T) {
 	zone := newZone("recommendations.test.", "127.0.0.2", "127.0.0.3", "127.0.0.4")
 	authority := zone.serve(t)
 
-	conn, err := balancing.Connect(fmt.Sprintf("dns://%s/recommendations.test:%d", authority, port))
+	conn, err := newConn(fmt.Sprintf("dns://%s/recommendations.test:%d", authority, port))
 	require.NoError(t, err)
 	defer conn.Close()
 	client := pb.NewRecommendationsClient(conn)
@@ -54,8 +83,6 @@ func TestRoundRobinFollowsTheDNSName(t *testing.T) {
 		_, err := client.Recommend(ctx, &pb.RecommendationRequest{MaxResults: 1})
 		require.NoError(t, err)
 	}
-
-	// Calls until every replica in the name has had some; bounded.
 	callUntil := func(what string, done func() bool) {
 		for !done() {
 			if ctx.Err() != nil {
@@ -64,6 +91,8 @@ func TestRoundRobinFollowsTheDNSName(t *testing.T) {
 			call()
 		}
 	}
+	// Calls until every replica in the name has had some; bounded. (With
+	// pick_first, every call would go to .2.)
 	callUntil("spread over .2, .3 and .4", func() bool {
 		return backends["127.0.0.2"].Load() > 0 && backends["127.0.0.3"].Load() > 0 && backends["127.0.0.4"].Load() > 0
 	})
@@ -82,13 +111,12 @@ func TestRoundRobinFollowsTheDNSName(t *testing.T) {
 		}
 		return backends["127.0.0.2"].Load() == before
 	})
-	t.Logf("calls per replica: %v", counts(backends))
 	assert.Zero(t, zone.txt.Load(), "the client's service config is its own: DNS is never asked for one")
 }
 
 // startBackends starts a Recommendations server on each address, on one
-// port, with connections closed after 100 ms so that clients re-resolve
-// often; it returns the port and a call counter per address.
+// port, closing connections after 100 ms so that clients look the name up
+// again often; it returns the port and a call counter per address.
 func startBackends(t *testing.T, addrs ...string) (int, map[string]*atomic.Int64) {
 	t.Helper()
 	var port int
@@ -112,8 +140,6 @@ func startBackends(t *testing.T, addrs ...string) (int, map[string]*atomic.Int64
 		}
 	}
 	counters := map[string]*atomic.Int64{}
-	limits := grpcserver.DefaultLimits()
-	limits.MaxConnectionAge, limits.MaxConnectionAgeGrace = 100*time.Millisecond, time.Second
 	for i, a := range addrs {
 		n := new(atomic.Int64)
 		counters[a] = n
@@ -121,12 +147,13 @@ func startBackends(t *testing.T, addrs ...string) (int, map[string]*atomic.Int64
 			n.Add(1)
 			return h(ctx, req)
 		}
-		s := grpcserver.New(recommendations.NewServer(nil), limits, grpc.UnaryInterceptor(count))
-		ctx, stop := context.WithCancel(context.Background())
+		s := grpc.NewServer(grpc.UnaryInterceptor(count),
+			grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: 100 * time.Millisecond, MaxConnectionAgeGrace: time.Second}))
+		pb.RegisterRecommendationsServer(s, recommendations.NewServer(catalog.NewRecommender(nil)))
 		served := make(chan error, 1)
-		go func() { served <- s.Serve(ctx, lis[i]) }()
+		go func() { served <- s.Serve(lis[i]) }()
 		t.Cleanup(func() {
-			stop()
+			s.Stop()
 			assert.NoError(t, testwait.Recv(t, served, "Serve to return"))
 		})
 	}
