@@ -60,7 +60,7 @@ func (s *Server) NewClient(t testing.TB, opts ...grpc.DialOption) *grpc.ClientCo
 
 // DialOption returns the option that makes a client connection reach s's
 // in-memory listener, for code that creates its own connection (such as
-// marketplace.Connect) with the target "passthrough:///bufnet".
+// a Marketplace main's newConn) with the target "passthrough:///bufnet".
 func (s *Server) DialOption() grpc.DialOption { return dialer(s.lis) }
 
 // Accepted reports how many connections the server has accepted so far.
