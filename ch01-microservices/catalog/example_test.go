@@ -30,5 +30,5 @@ func ExampleRecommender_Recommend() {
 	// [{3 The Hound of the Baskervilles} {1 The Maltese Falcon} {2 Murder on the Orient Express}]
 	// [{2 Murder on the Orient Express} {1 The Maltese Falcon} {3 The Hound of the Baskervilles}]
 	// [{8 How to Win Friends and Influence People}] <nil>
-	// error: category not found: Category(99)
+	// error: category not found: 99
 }

@@ -244,7 +244,7 @@ func TestHomeLogsEachFailureAtDebugLevel(t *testing.T) {
 		serve(h, http.MethodGet, "/")
 	}
 	assert.Equal(t, 1, strings.Count(logs.String(), "level=ERROR"))
-	assert.Equal(t, 4, strings.Count(logs.String(), `level=DEBUG msg="recommendations still unavailable"`))
+	assert.Equal(t, 4, strings.Count(logs.String(), `level=DEBUG msg="recommendations unavailable"`))
 }
 
 // A visitor who leaves before the page is ready cancels the request, and

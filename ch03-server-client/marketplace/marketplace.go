@@ -1,13 +1,8 @@
-// Package marketplace is the Marketplace web app: chapter 1's homepage,
-// with its books now fetched from the Recommendations service over gRPC.
-//
-// The page and its template are chapter 1's. What changes is where the
-// books come from, a pb.RecommendationsClient, and the rule for finding the
-// service: RECOMMENDATIONS_HOST, on port 50051.
+// Package marketplace is chapter 1's homepage, its books now fetched over gRPC.
 package marketplace
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -24,53 +19,27 @@ import (
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 )
 
-// DefaultTimeout bounds each call to Recommendations when Options.Timeout
-// is zero. About a second: long enough for a healthy service, short enough
-// that a reader never waits long for a page whose recommendations are down.
-const DefaultTimeout = time.Second
-
 // Options tune the handler. The zero value is ready to use.
 type Options struct {
-	// Timeout bounds each Recommend call; a slow service is treated as an
-	// unavailable one. Zero means DefaultTimeout.
-	Timeout time.Duration
-	// Logger is told when recommendations become unavailable (with the
-	// error) and when they are back (with the number of pages served
-	// without them). The first failed call of an outage is logged at
-	// error level, each further one at debug level only, so an outage
-	// under load does not flood the log. Nil means slog.Default().
-	Logger *slog.Logger
+	Timeout time.Duration // bounds each call, so slow counts as down; 0 means 1s
+	Logger  *slog.Logger  // hears when an outage starts and ends; nil: slog.Default()
 }
 
 //go:embed templates/home.html
 var templates embed.FS
 
-// page is parsed once, at start-up; Must panics on a broken template, which
-// is a bug in this repository, not a run-time condition.
 var page = template.Must(template.ParseFS(templates, "templates/home.html"))
 
-// pageData is what the template renders.
 type pageData struct {
 	Books       []*pb.BookRecommendation
 	Unavailable bool
 }
 
-// New returns the homepage handler, which asks client for three mystery
-// books for user 1 on every page. It serves GET / and answers 404 for any
-// other path. When the call fails or is slower than the timeout, the page
-// still renders, with HTTP 200, no books and a notice: a broken
-// Recommendations must not take the whole store down. The log says when
-// that starts and when it ends.
-//
-// client should be built on the process's one *grpc.ClientConn, which
-// carries every page's call.
+// New returns the GET / handler. It asks client for three mystery books, and if
+// that fails renders a notice instead: a broken service must not take the store down.
 func New(client pb.RecommendationsClient, opts Options) http.Handler {
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.Timeout = cmp.Or(opts.Timeout, time.Second)
+	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	h := &handler{client: client, opts: opts}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.serveHome)
@@ -80,85 +49,56 @@ func New(client pb.RecommendationsClient, opts Options) http.Handler {
 type handler struct {
 	client pb.RecommendationsClient
 	opts   Options
-
-	// down is true from the first failed call until the next good one;
-	// failed counts the pages served without books meanwhile.
-	down   atomic.Bool
-	failed atomic.Int64
+	failed atomic.Int64 // pages served without books since the last good call
 }
 
 func (h *handler) serveHome(w http.ResponseWriter, r *http.Request) {
-	// gRPC sends the deadline with the request, so Recommendations gives up
-	// on the call at the same moment the page does.
+	// gRPC sends the deadline along, so the server gives up when the page does.
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
 	defer cancel()
 
-	var data pageData
 	resp, err := h.client.Recommend(ctx, &pb.RecommendationRequest{
 		UserId:     1,
 		Category:   pb.BookCategory_MYSTERY,
 		MaxResults: 3,
 	})
-	if err != nil && r.Context().Err() != nil {
+	switch {
+	case err != nil && r.Context().Err() != nil:
 		return // the visitor left: no page to render, and no outage to report
-	}
-	if err != nil {
-		h.failed.Add(1)
-		// Only the request that sees the service go down logs it at
-		// error level; during an outage under load, one line per page
-		// would bury everything else in the log.
-		if h.down.CompareAndSwap(false, true) {
-			h.opts.Logger.ErrorContext(r.Context(), "recommendations unavailable", "err", err)
-		} else {
-			h.opts.Logger.DebugContext(r.Context(), "recommendations still unavailable", "err", err)
+	case err != nil:
+		// Only an outage's first failure logs an error: one per page would flood the log.
+		level := slog.LevelDebug
+		if h.failed.Add(1) == 1 {
+			level = slog.LevelError
 		}
-		data.Unavailable = true
-	} else {
-		if h.down.CompareAndSwap(true, false) {
-			h.opts.Logger.InfoContext(r.Context(), "recommendations available again",
-				"pages_without_books", h.failed.Swap(0))
+		h.opts.Logger.Log(r.Context(), level, "recommendations unavailable", "err", err)
+	default:
+		if n := h.failed.Swap(0); n > 0 {
+			h.opts.Logger.InfoContext(r.Context(), "recommendations available again", "pages_without_books", n)
 		}
-		data.Books = resp.GetRecommendations()
-	}
-
-	// Render into a buffer first, so a template error becomes a clean 500
-	// instead of half a page with a 200 status already sent.
-	var buf bytes.Buffer
-	if err := page.Execute(&buf, data); err != nil {
-		h.opts.Logger.ErrorContext(r.Context(), "render homepage", "err", err)
-		http.Error(w, "internal server error", http.StatusInternalServerError)
-		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = buf.WriteTo(w)
+	// On error resp is nil, and its getter returns no books.
+	_ = page.Execute(w, pageData{Books: resp.GetRecommendations(), Unavailable: err != nil})
 }
 
-// HostEnv names the environment variable that holds the Recommendations
-// host, as in the series. The port is always Port: RECOMMENDATIONS_PORT is
-// never read, because Kubernetes sets it to tcp://ip:port for a Service
-// named recommendations.
+// Recommendations is at $RECOMMENDATIONS_HOST:50051. RECOMMENDATIONS_PORT is
+// never read: Kubernetes sets it to tcp://ip:port.
 const (
-	HostEnv     = "RECOMMENDATIONS_HOST"
-	DefaultHost = "localhost"
-	Port        = "50051"
+	HostEnv = "RECOMMENDATIONS_HOST"
+	Port    = "50051"
 )
 
-// Target returns the host:port of the Recommendations service:
-// $RECOMMENDATIONS_HOST (default localhost) on port 50051. getenv is
-// os.Getenv in main and a map lookup in tests. A value that is not a bare
-// host (it has a port, a scheme, a space) is an error that says what to
-// write instead: left alone, it would make every page degraded for good.
+// Target returns host:port for Recommendations. A HostEnv that is not a bare
+// host would degrade every page for good: the error says what to write.
 func Target(getenv func(string) string) (string, error) {
-	host := getenv(HostEnv)
-	if host == "" {
-		host = DefaultHost
-	}
+	host := cmp.Or(getenv(HostEnv), "localhost")
 	if err := checkHost(host); err != nil {
 		if CheckTarget(host) == nil {
 			return "", fmt.Errorf("$%s=%q has a port: set it to the host alone (the port is always %s)", HostEnv, host, Port)
 		}
-		if inner, ok := strings.CutPrefix(host, "["); ok && net.ParseIP(strings.TrimSuffix(inner, "]")) != nil {
-			return "", fmt.Errorf("$%s=%q: write an IPv6 address without brackets: %s", HostEnv, host, strings.TrimSuffix(inner, "]"))
+		if ip, ok := strings.CutPrefix(strings.TrimSuffix(host, "]"), "["); ok && net.ParseIP(ip) != nil {
+			return "", fmt.Errorf("$%s=%q: write an IPv6 address without brackets: %s", HostEnv, host, ip)
 		}
 		return "", fmt.Errorf("$%s=%q: %w", HostEnv, host, err)
 	}
@@ -166,7 +106,7 @@ func Target(getenv func(string) string) (string, error) {
 }
 
 // CheckTarget reports whether target is a usable host:port, such as
-// localhost:50051 or [::1]:6000. Without a port, gRPC would quietly try 443.
+// localhost:50051. Without a port, gRPC would quietly try 443.
 func CheckTarget(target string) error {
 	host, port, err := net.SplitHostPort(target)
 	if err == nil {
@@ -197,8 +137,7 @@ func checkHost(host string) error {
 	return nil
 }
 
-// URL is the address to open for a server listening on a: a wildcard
-// address such as [::]:5000 becomes http://localhost:5000/.
+// URL is the page to open for a server on a; [::]:5000 gives localhost:5000.
 func URL(a net.Addr) string {
 	if tcp, ok := a.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
 		return fmt.Sprintf("http://localhost:%d/", tcp.Port)
