@@ -1,7 +1,7 @@
-// Package cmd_test runs chapter 6's binaries as real processes: a SIGTERM
-// with a call in flight and with a call that never ends, the two APIs and
-// their errors from outside, and the bookstore over mutual TLS with
-// certificates that cmd/gencerts writes and renews.
+// Package cmd_test runs chapter 6's binaries as real processes: SIGTERM
+// with its drain, a call in flight and a call that never ends; and the
+// bookstore over mutual TLS with certificates that cmd/gencerts writes and
+// renews.
 package cmd_test
 
 import (
@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -30,12 +31,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage/homepagetest"
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
-	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/probe"
-	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/grpcerrors"
-	v1 "github.com/gobookstore/grpc-microservices-go/ch06-best-practices/protobufs/recommendations/v1"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/tlsconfig"
+	"github.com/gobookstore/grpc-microservices-go/internal/booksuite"
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
 	"github.com/gobookstore/grpc-microservices-go/internal/rawh2"
@@ -47,12 +45,13 @@ const pkg = "github.com/gobookstore/grpc-microservices-go/ch06-best-practices/cm
 func TestMain(m *testing.M) { proctest.VerifyTestMain(m) }
 
 var (
-	servingGRPC   = regexp.MustCompile(`"msg":"serving gRPC","addr":"([^"]+)","transport":"([a-z]+)"`)
-	servingHealth = regexp.MustCompile(`"msg":"serving health checks in plaintext","addr":"([^"]+)"`)
-	servingHTTP   = regexp.MustCompile(`"msg":"serving HTTP",.*"url":"([^"]+)".*"transport":"([a-z]+)"`)
+	servingGRPC   = regexp.MustCompile(`"msg":"serving gRPC","addr":"([^"]+)".*"mtls":(true|false)`)
+	servingHealth = regexp.MustCompile(`"msg":"serving health in plaintext","addr":"([^"]+)"`)
+	servingHTTP   = regexp.MustCompile(`"msg":"serving HTTP","addr":"([^"]+)".*"mtls":(true|false)`)
 	received      = regexp.MustCompile(`"msg":"Received shutdown signal","cause":"terminated signal received"`)
 	graceful      = regexp.MustCompile(`"msg":"Shut down gracefully"`)
 	cut           = regexp.MustCompile(`"level":"WARN","msg":"Shut down at the cap, cutting calls still in flight","timeout":"1s"`)
+	renewed       = regexp.MustCompile(`"msg":"certificate renewed"`)
 )
 
 // binaries builds the chapter's binaries once per test that needs them
@@ -91,27 +90,53 @@ func rawCall(t *testing.T, addr string) (*rawh2.Conn, uint32) {
 	return conn, id
 }
 
-// SIGTERM with a call in flight: health turns NOT_SERVING, new
-// connections are refused, the call still gets its answer, and the
-// process exits 0 once it has.
+// SIGTERM first turns health NOT_SERVING, and for -drain the server still
+// takes calls, so that whoever watches health stops sending work before
+// the listener closes. (A second signal then ends the process at once.)
+func TestSIGTERMDrainsBeforeItStops(t *testing.T) {
+	recBin, _, _ := binaries(t)
+	rec, addr := startRecommendations(t, recBin, "-health-addr", "127.0.0.1:0", "-drain", "1h")
+	healthAddr := rec.WaitFor(t, servingHealth)[1]
+	require.Equal(t, healthpb.HealthCheckResponse_SERVING, check(t, healthAddr))
+
+	rec.Send(t, syscall.SIGTERM)
+	rec.WaitFor(t, received)
+	testwait.Until(t, "health to say NOT_SERVING", func() bool {
+		return check(t, healthAddr) == healthpb.HealthCheckResponse_NOT_SERVING
+	})
+	// Meanwhile a new client, on a new connection, is still served.
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	resp, err := pb.NewRecommendationsClient(conn).Recommend(grpctest.Context(t), &pb.RecommendationRequest{MaxResults: 3})
+	require.NoError(t, err, "calls are still taken while draining")
+	assert.Len(t, resp.GetRecommendations(), 3)
+
+	testwait.Until(t, "a second SIGTERM to end the process", func() bool {
+		rec.Send(t, syscall.SIGTERM)
+		return rec.Exited()
+	})
+	rec.Wait(t)
+	assert.True(t, rec.Signaled(), "killed by the second signal; output:\n%s", rec.Output())
+}
+
+// After the drain, a call in flight still gets its answer while new
+// connections are refused, and the process exits 0 once it has.
 func TestSIGTERMLetsTheCallInFlightFinish(t *testing.T) {
 	recBin, _, _ := binaries(t)
-	rec, addr := startRecommendations(t, recBin, "-health-addr", "127.0.0.1:0")
-	healthAddr := rec.WaitFor(t, servingHealth)[1]
-	require.NoError(t, probe.GRPC(grpctest.Context(t), healthAddr, ""))
-
+	rec, addr := startRecommendations(t, recBin, "-drain", "0s")
 	conn, id := rawCall(t, addr)
 	rec.Send(t, syscall.SIGTERM)
 	rec.WaitFor(t, received)
 	_, err := conn.AwaitGoAway()
 	require.NoError(t, err, "the server tells its clients it is going away")
-
-	// While the call is held, the process drains: the health port says
-	// NOT_SERVING and the gRPC port takes no new connection.
-	err = probe.GRPC(grpctest.Context(t), healthAddr, v1.RecommendationsService_ServiceDesc.ServiceName)
-	assert.ErrorContains(t, err, "is NOT_SERVING")
-	_, err = net.Dial("tcp", addr)
-	assert.Error(t, err, "the listener is closed")
+	testwait.Until(t, "the listener to close", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			_ = c.Close()
+		}
+		return err != nil
+	})
 	assert.False(t, rec.Exited(), "the process waits for the call in flight")
 
 	req, err := proto.Marshal(&pb.RecommendationRequest{UserId: 1, Category: pb.BookCategory_MYSTERY, MaxResults: 3})
@@ -133,70 +158,14 @@ func TestSIGTERMLetsTheCallInFlightFinish(t *testing.T) {
 // and the process still exits 0, saying so.
 func TestSIGTERMCutsAStuckCallAtTheCap(t *testing.T) {
 	recBin, _, _ := binaries(t)
-	rec, addr := startRecommendations(t, recBin, "-shutdown-timeout", "1s")
+	rec, addr := startRecommendations(t, recBin, "-drain", "0s", "-shutdown-timeout", "1s")
 	conn, id := rawCall(t, addr) // never sends its request
 	assert.Equal(t, 0, rec.Signal(t, syscall.SIGTERM))
 	rec.WaitFor(t, cut)
 	assert.NotRegexp(t, graceful, rec.Output())
-
-	// The call was cut, not answered: its stream was reset or its
-	// connection closed under it, with no reply.
 	reply, err := conn.Await(id)
 	assert.True(t, err != nil || reply.Reset, "the stuck call ended without a reset or a closed connection: %+v", reply)
 	assert.Empty(t, reply.Data)
-}
-
-// A second signal does not wait for the calls in flight: the process ends
-// at once, killed by it.
-func TestASecondSignalEndsTheProcessAtOnce(t *testing.T) {
-	recBin, _, _ := binaries(t)
-	rec, addr := startRecommendations(t, recBin, "-shutdown-timeout", "1h")
-	rawCall(t, addr)
-	rec.Send(t, syscall.SIGTERM)
-	rec.WaitFor(t, received)
-	// The first signal restores the default handling just after it ends
-	// the context: send again until one lands after that.
-	testwait.Until(t, "a second SIGTERM ends the process", func() bool {
-		rec.Send(t, syscall.SIGTERM)
-		return rec.Exited()
-	})
-	rec.Wait(t)
-	assert.True(t, rec.Signaled(), "killed by the second signal; output:\n%s", rec.Output())
-}
-
-// From outside, one server answers both APIs, with the errors of the
-// chapter: status codes, messages and a BadRequest detail.
-func TestBothAPIsAndTheirErrors(t *testing.T) {
-	recBin, _, _ := binaries(t)
-	rec, addr := startRecommendations(t, recBin)
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	defer conn.Close()
-	ctx := grpctest.Context(t)
-
-	legacy, err := pb.NewRecommendationsClient(conn).Recommend(ctx, &pb.RecommendationRequest{Category: pb.BookCategory_SELF_HELP, MaxResults: 2})
-	require.NoError(t, err)
-	assert.Len(t, legacy.GetRecommendations(), 2)
-	v1Resp, err := v1.NewRecommendationsServiceClient(conn).Recommend(ctx, &v1.RecommendRequest{Category: v1.BookCategory_BOOK_CATEGORY_SELF_HELP, MaxResults: 2})
-	require.NoError(t, err)
-	assert.Len(t, v1Resp.GetBooks(), 2)
-	for _, b := range v1Resp.GetBooks() {
-		assert.Contains(t, []int32{7, 8, 9}, b.GetId(), "a self-help book")
-	}
-
-	_, err = pb.NewRecommendationsClient(conn).Recommend(ctx, &pb.RecommendationRequest{Category: 42, MaxResults: 1})
-	assert.Equal(t, codes.NotFound, status.Code(err))
-	assert.Equal(t, "Category not found", status.Convert(err).Message())
-	_, err = v1.NewRecommendationsServiceClient(conn).Recommend(ctx, &v1.RecommendRequest{Category: v1.BookCategory_BOOK_CATEGORY_MYSTERY, MaxResults: -1})
-	assert.Equal(t, codes.InvalidArgument, status.Code(err))
-	assert.Equal(t, []grpcerrors.FieldViolation{{Field: "max_results", Description: "must not be negative"}}, grpcerrors.Violations(err))
-
-	for _, service := range []string{"", "Recommendations", "recommendations.v1.RecommendationsService"} {
-		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
-		require.NoError(t, err, "health of %q", service)
-		assert.Equal(t, healthpb.HealthCheckResponse_SERVING, resp.GetStatus(), "health of %q", service)
-	}
-	assert.Equal(t, 0, rec.Signal(t, syscall.SIGTERM))
 }
 
 // gencerts writes a CA and both services' certificates into a new
@@ -219,15 +188,15 @@ func TestBookstoreOverMutualTLS(t *testing.T) {
 
 	rec, addr := startRecommendations(t, recBin,
 		"-tls-cert", f("recommendations.crt"), "-tls-key", f("recommendations.key"), "-tls-ca", f("ca.crt"))
-	assert.Equal(t, "mtls", rec.WaitFor(t, servingGRPC)[2])
+	assert.Equal(t, "true", rec.WaitFor(t, servingGRPC)[2])
 	// The Marketplace dials localhost, a name in the server's certificate.
 	target := "localhost:" + port(t, addr)
 	mkt := proctest.Start(t, mktBin, []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-recommendations", target,
 		"-tls-ca", f("ca.crt"), "-tls-cert", f("marketplace.crt"), "-tls-key", f("marketplace.key")})
 	m := mkt.WaitFor(t, servingHTTP)
-	assert.Equal(t, "mtls", m[2])
-	code, body := proctest.Get(t, m[1])
-	homepagetest.AssertHome(t, code, body)
+	assert.Equal(t, "true", m[2])
+	code, body := proctest.Get(t, page(m[1]))
+	assertHome(t, code, body)
 
 	// Trusting the CA but with no certificate of its own: refused, so the
 	// page renders without books. (In TLS 1.3 the client's side of the
@@ -237,10 +206,9 @@ func TestBookstoreOverMutualTLS(t *testing.T) {
 	anon := proctest.Start(t, mktBin, []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-recommendations", target,
 		"-tls-ca", f("ca.crt")})
 	a := anon.WaitFor(t, servingHTTP)
-	assert.Equal(t, "tls", a[2])
-	code, body = proctest.Get(t, a[1])
-	homepagetest.AssertDegraded(t, code, body)
-	anon.WaitFor(t, regexp.MustCompile(`"level":"ERROR","msg":"recommendations unavailable"`))
+	assert.Equal(t, "false", a[2])
+	code, body = proctest.Get(t, page(a[1]))
+	assertDegraded(t, code, body)
 
 	// A plaintext client is refused too.
 	plain, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -257,8 +225,9 @@ func TestBookstoreOverMutualTLS(t *testing.T) {
 	after := serverSerial(t, target, dir)
 	assert.NotEqual(t, before, after)
 	assert.Equal(t, certSerial(t, f("recommendations.crt")), after)
-	code, body = proctest.Get(t, m[1])
-	homepagetest.AssertHome(t, code, body)
+	rec.WaitFor(t, renewed)
+	code, body = proctest.Get(t, page(m[1]))
+	assertHome(t, code, body)
 
 	assert.Equal(t, 0, mkt.Signal(t, syscall.SIGTERM))
 	assert.Equal(t, 0, anon.Signal(t, syscall.SIGTERM))
@@ -270,7 +239,7 @@ func TestBookstoreOverMutualTLS(t *testing.T) {
 // the certificate the server presented.
 func serverSerial(t *testing.T, target, dir string) string {
 	t.Helper()
-	creds, err := (&tlsconfig.Flags{CA: filepath.Join(dir, "ca.crt"), Cert: filepath.Join(dir, "marketplace.crt"), Key: filepath.Join(dir, "marketplace.key")}).ClientCredentials()
+	creds, err := tlsconfig.Client(tlsconfig.Files{CA: filepath.Join(dir, "ca.crt"), Cert: filepath.Join(dir, "marketplace.crt"), Key: filepath.Join(dir, "marketplace.key")}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(creds), grpc.WithDisableServiceConfig())
 	require.NoError(t, err)
@@ -336,8 +305,8 @@ func TestMarketplaceSIGTERMLetsThePageInFlightFinish(t *testing.T) {
 	_, mktBin, _ := binaries(t)
 	held := &heldRecommendations{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	addr := grpctest.ServeLoopback(t, func(s grpc.ServiceRegistrar) { pb.RegisterRecommendationsServer(s, held) })
-	mkt := proctest.Start(t, mktBin, []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-recommendations", addr})
-	url := mkt.WaitFor(t, servingHTTP)[1]
+	mkt := proctest.Start(t, mktBin, []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-recommendations", addr, "-drain", "0s"})
+	url := page(mkt.WaitFor(t, servingHTTP)[1])
 
 	type page struct {
 		status int
@@ -369,6 +338,29 @@ func TestMarketplaceSIGTERMLetsThePageInFlightFinish(t *testing.T) {
 	assert.Less(t, strings.Index(out, "closed the connection to recommendations"), strings.Index(out, "Shut down gracefully"))
 }
 
+// The Marketplace drains too: after SIGTERM /healthz says 503 while pages
+// are still served, so a load balancer stops sending visitors first.
+func TestMarketplaceSIGTERMDrainsBeforeItStops(t *testing.T) {
+	_, mktBin, _ := binaries(t)
+	mkt := proctest.Start(t, mktBin, []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-recommendations", "127.0.0.1:1", "-drain", "1h"})
+	url := page(mkt.WaitFor(t, servingHTTP)[1])
+	code, _ := proctest.Get(t, url+"healthz")
+	require.Equal(t, http.StatusOK, code)
+	mkt.Send(t, syscall.SIGTERM)
+	mkt.WaitFor(t, received)
+	testwait.Until(t, "/healthz to say 503", func() bool {
+		code, _ := proctest.Get(t, url+"healthz")
+		return code == http.StatusServiceUnavailable
+	})
+	code, body := proctest.Get(t, url)
+	assertDegraded(t, code, body) // a page, without books: Recommendations is not there
+	testwait.Until(t, "a second SIGTERM to end the process", func() bool {
+		mkt.Send(t, syscall.SIGTERM)
+		return mkt.Exited()
+	})
+	mkt.Wait(t)
+}
+
 // get fetches url without failing the test (it runs in a goroutine), and
 // returns the status and body, or 0 and the error.
 func get(url string) (int, string) {
@@ -385,24 +377,54 @@ func get(url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-// Bad flags are one line and exit 2, before anything starts.
-func TestFlagMistakes(t *testing.T) {
-	recBin, mktBin, _ := binaries(t)
+// What the TLS check refuses stops the process at start-up, with one line
+// that says why, before it listens.
+func TestStartUpRefusesWhatRenewalWouldRefuse(t *testing.T) {
+	recBin, mktBin, genBin := binaries(t)
+	dir := filepath.Join(t.TempDir(), "certs")
+	gencerts(t, genBin, dir)
+	f := func(name string) string { return filepath.Join(dir, name) }
 	for _, tc := range []struct {
 		bin  string
 		args []string
 		want string
 	}{
-		{recBin, []string{"-tls-cert", "x.crt"}, "-tls-key"},
-		{recBin, []string{"-tls-ca", "ca.crt"}, "-tls-cert"},
-		{recBin, []string{"-shutdown-timeout", "0s"}, "-shutdown-timeout must be positive"},
-		{mktBin, []string{"-tls-cert", "m.crt", "-tls-key", "m.key"}, "-tls-ca"},
+		{recBin, []string{"-tls-cert", f("marketplace.crt"), "-tls-key", f("marketplace.key")}, "incompatible key usage"},
+		{mktBin, []string{"-tls-ca", f("ca.crt"), "-tls-cert", f("recommendations.crt"), "-tls-key", f("recommendations.key")}, "incompatible key usage"},
+		{recBin, []string{"-tls-cert", f("recommendations.crt")}, "needs a certificate and its key"},
 		{mktBin, []string{"-tls-ca", "missing.crt"}, "missing.crt"},
 	} {
-		stdout, stderr, code := proctest.Run(t, tc.bin, tc.args)
-		assert.Equal(t, 2, code, "%v", tc.args)
+		stdout, stderr, code := proctest.Run(t, tc.bin, append(tc.args, "-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0"))
+		assert.Equal(t, 1, code, "%v", tc.args)
 		assert.Empty(t, stdout)
 		assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
 		assert.Contains(t, stderr, tc.want, "%v", tc.args)
 	}
+}
+
+// check asks the health service at addr, in plaintext, how the server is.
+func check(t *testing.T, addr string) healthpb.HealthCheckResponse_ServingStatus {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	resp, err := healthpb.NewHealthClient(conn).Check(grpctest.Context(t), &healthpb.HealthCheckRequest{})
+	require.NoError(t, err)
+	return resp.GetStatus()
+}
+
+// page is the homepage's URL for the address the Marketplace logged.
+func page(addr string) string { return "http://" + addr + "/" }
+
+func assertHome(t *testing.T, code int, body string) {
+	t.Helper()
+	assert.Equal(t, http.StatusOK, code)
+	assert.Len(t, booksuite.Items(body), 3, body)
+}
+
+func assertDegraded(t *testing.T, code int, body string) {
+	t.Helper()
+	assert.Equal(t, http.StatusOK, code)
+	assert.Empty(t, booksuite.Items(body), body)
+	assert.Contains(t, body, "unavailable")
 }

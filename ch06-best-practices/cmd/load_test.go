@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -31,7 +32,7 @@ var (
 type transport struct {
 	name               string
 	recArgs, mktArgs   []string
-	client             tlsconfig.Flags
+	client             tlsconfig.Files
 	rec, mkt           *proctest.Process
 	addr, target, page string
 }
@@ -58,9 +59,9 @@ func TestTLSCost(t *testing.T) {
 	clientCert := []string{"-tls-cert", f("marketplace.crt"), "-tls-key", f("marketplace.key")}
 	transports := []*transport{
 		{name: "plaintext"},
-		{name: "TLS", recArgs: serverTLS, mktArgs: clientTLS, client: tlsconfig.Flags{CA: f("ca.crt")}},
+		{name: "TLS", recArgs: serverTLS, mktArgs: clientTLS, client: tlsconfig.Files{CA: f("ca.crt")}},
 		{name: "mutual TLS", recArgs: append(serverTLS, "-tls-ca", f("ca.crt")), mktArgs: append(clientTLS, clientCert...),
-			client: tlsconfig.Flags{CA: f("ca.crt"), Cert: f("marketplace.crt"), Key: f("marketplace.key")}},
+			client: tlsconfig.Files{CA: f("ca.crt"), Cert: f("marketplace.crt"), Key: f("marketplace.key")}},
 	}
 	for _, tr := range transports {
 		tr.rec, tr.addr = startRecommendations(t, recBin, tr.recArgs...)
@@ -68,14 +69,14 @@ func TestTLSCost(t *testing.T) {
 		// and ask for 127.0.0.1, an address in the server's certificate.
 		tr.target = "passthrough:///" + tr.addr
 		tr.mkt = proctest.Start(t, mktBin, append([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-recommendations", tr.addr}, tr.mktArgs...))
-		tr.page = tr.mkt.WaitFor(t, servingHTTP)[1]
+		tr.page = page(tr.mkt.WaitFor(t, servingHTTP)[1])
 	}
 
 	type sample struct{ calls, conns, pages, recCall, recConn, recPage, mktPage float64 }
 	samples := map[string][]sample{}
 	for round := range *loadRounds + 1 { // round 0 warms up: connections, caches, the heap
 		for _, tr := range transports {
-			creds, err := tr.client.ClientCredentials()
+			creds, err := tlsconfig.Client(tr.client, slog.New(slog.DiscardHandler))
 			require.NoError(t, err)
 			var s sample
 			var cpu []float64

@@ -1,16 +1,16 @@
 // Package containers_test runs chapter 6's bookstore in real containers
-// over mutual TLS: chapter 4's Dockerfiles built with chapter 6's binaries,
-// chapter 6's compose file brought up with certificates from cmd/gencerts
-// mounted as secrets, and everything checked from outside. It needs a
+// over mutual TLS: the chapter's Dockerfile and compose file, brought up
+// with certificates from cmd/gencerts mounted as secrets, and everything
+// checked from outside. It needs a
 // Docker engine and skips, saying so, without one (.ci/run prints whether
 // the container tests run). Nothing it creates outlives it.
 package containers_test
 
 import (
-	"context"
+	"log/slog"
 	"net"
+	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,11 +25,11 @@ import (
 	"google.golang.org/grpc/status"
 	"sigs.k8s.io/yaml"
 
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage/homepagetest"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
-	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/probe"
-	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/shutdown"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/tlsconfig"
+	"github.com/gobookstore/grpc-microservices-go/internal/booksuite"
 	"github.com/gobookstore/grpc-microservices-go/internal/dockertest"
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
@@ -37,7 +37,10 @@ import (
 
 func TestMain(m *testing.M) { proctest.VerifyTestMain(m) }
 
-const composeFile = "ch06-best-practices/docker-compose.yaml"
+const (
+	composeFile = "ch06-best-practices/docker-compose.yaml"
+	dockerfile  = "ch06-best-practices/Dockerfile"
+)
 
 // gencerts writes the bookstore's certificates with cmd/gencerts, as a
 // reader does, into a new folder, and makes the keys readable by the
@@ -61,7 +64,7 @@ func gencerts(t *testing.T) string {
 // trusting the bookstore's CA.
 func clientTLS(t *testing.T, dir string) credentials.TransportCredentials {
 	t.Helper()
-	creds, err := (&tlsconfig.Flags{CA: filepath.Join(dir, "ca.crt"), Cert: filepath.Join(dir, "marketplace.crt"), Key: filepath.Join(dir, "marketplace.key")}).ClientCredentials()
+	creds, err := tlsconfig.Client(tlsconfig.Files{CA: filepath.Join(dir, "ca.crt"), Cert: filepath.Join(dir, "marketplace.crt"), Key: filepath.Join(dir, "marketplace.key")}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	return creds
 }
@@ -80,12 +83,11 @@ func recommend(t *testing.T, addr, authority string, creds credentials.Transport
 
 func TestComposeOverMutualTLS(t *testing.T) {
 	compose := dockertest.Engine(t)
-	dockertest.BaseImages(t)
-	proxy := dockertest.ModuleProxy(t)
+	args := dockertest.BaseImages(t, dockerfile)
 	certs := gencerts(t)
 	tag := "test-" + dockertest.RandomSuffix()
 	for _, svc := range []string{"recommendations", "marketplace"} {
-		dockertest.Build(t, "ch04-kubernetes/"+svc+".Dockerfile", "bookstore/"+svc+":"+tag, proxy, "CHAPTER=ch06-best-practices")
+		dockertest.Build(t, dockerfile, svc, "bookstore/"+svc+":"+tag, args...)
 	}
 	port := dockertest.FreePort(t)
 	s := dockertest.NewStack(t, compose, composeFile, "BOOKSTORE_TAG="+tag, "MARKETPLACE_PORT="+port, "BOOKSTORE_CERTS="+certs)
@@ -93,11 +95,16 @@ func TestComposeOverMutualTLS(t *testing.T) {
 
 	s.Run("up", "--detach", "--no-build")
 	dockertest.WaitUntil(t, "the Marketplace is healthy", func() bool {
-		return probe.HTTP(grpctest.Context(t), url+"healthz") == nil
+		resp, err := http.Get(url + "healthz")
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
 	})
-	status, body := proctest.Get(t, url)
-	homepagetest.AssertHome(t, status, body)
-	assert.Contains(t, s.Run("logs", "--no-color", "marketplace"), `"transport":"mtls"`)
+	code, body := proctest.Get(t, url)
+	assert.Equal(t, http.StatusOK, code)
+	assert.Len(t, booksuite.Items(body), 3, body)
+	assert.Contains(t, s.Run("logs", "--no-color", "marketplace"), `"mtls":true`)
 
 	recs := s.Containers("recommendations")
 	require.Len(t, recs, 1)
@@ -109,7 +116,12 @@ func TestComposeOverMutualTLS(t *testing.T) {
 	assertRefused(t, recommend(t, addr, "recommendations", insecure.NewCredentials()))
 	assertRefused(t, recommend(t, addr, "recommendations.example.com", clientTLS(t, certs)))
 	// The health port answers anyone, in plaintext.
-	assert.NoError(t, probe.GRPC(grpctest.Context(t), net.JoinHostPort(ip, "50052"), ""))
+	health, err := grpc.NewClient(net.JoinHostPort(ip, "50052"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer health.Close()
+	resp, err := healthpb.NewHealthClient(health).Check(grpctest.Context(t), &healthpb.HealthCheckRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, healthpb.HealthCheckResponse_SERVING, resp.GetStatus())
 
 	// The keys are in no image: mounted at run time, not built in.
 	for _, key := range []string{"recommendations.key", "marketplace.key", "ca.key"} {
@@ -125,8 +137,9 @@ func TestComposeOverMutualTLS(t *testing.T) {
 	logs := s.Run("logs", "--no-color", "recommendations")
 	assert.Contains(t, logs, `"msg":"Received shutdown signal","cause":"terminated signal received"`)
 	assert.Contains(t, logs, `"msg":"Shut down gracefully"`)
-	status, body = proctest.Get(t, url)
-	homepagetest.AssertDegraded(t, status, body)
+	code, body = proctest.Get(t, url)
+	assert.Equal(t, http.StatusOK, code)
+	assert.Empty(t, booksuite.Items(body), "a degraded page:\n%s", body)
 }
 
 // assertRefused checks that a call failed to connect.
@@ -150,11 +163,7 @@ func keyBody(t *testing.T, file string) string {
 // contains s anywhere.
 func imageHolds(t *testing.T, image, s string) bool {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), dockertest.Timeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "docker", "save", image).Output()
-	require.NoError(t, err, "docker save %s", image)
-	return strings.Contains(string(out), s)
+	return strings.Contains(dockertest.Docker(t, "save", image), s)
 }
 
 // The compose file's shape, which needs no engine: each service mounts its
@@ -169,7 +178,8 @@ func TestComposeFile(t *testing.T) {
 			Secrets         []string `json:"secrets"`
 			StopGracePeriod string   `json:"stop_grace_period"`
 			Build           struct {
-				Args map[string]string `json:"args"`
+				Dockerfile string `json:"dockerfile"`
+				Target     string `json:"target"`
 			} `json:"build"`
 		} `json:"services"`
 		Secrets map[string]struct {
@@ -179,10 +189,12 @@ func TestComposeFile(t *testing.T) {
 	require.NoError(t, yaml.Unmarshal(data, &c))
 	for name, svc := range c.Services {
 		assert.ElementsMatch(t, []string{"ca.crt", name + ".crt", name + ".key"}, svc.Secrets, name)
-		assert.Equal(t, "ch06-best-practices", svc.Build.Args["CHAPTER"], name)
+		assert.Equal(t, dockerfile, svc.Build.Dockerfile, name)
+		assert.Equal(t, name, svc.Build.Target, name)
 		grace, err := time.ParseDuration(svc.StopGracePeriod)
 		require.NoError(t, err, name)
-		assert.Greater(t, grace, shutdown.DefaultTimeout, "%s: the grace period outlasts the shutdown", name)
+		// The binaries' defaults: -drain 3s, then -shutdown-timeout 30s.
+		assert.Greater(t, grace, 33*time.Second, "%s: the grace period outlasts the shutdown", name)
 	}
 	assert.NotContains(t, c.Secrets, "ca.key")
 

@@ -1,258 +1,144 @@
-// Package tlsconfig turns chapter 6's TLS flags into gRPC transport
-// credentials, for the Recommendations server and for its client, the
-// Marketplace.
-//
-// With TLS, the server proves who it is: it presents a certificate for the
-// name the client dialed, signed by a CA the client trusts, and the
-// connection is encrypted. Anyone may still connect. With mutual TLS
-// (mTLS), the client proves who it is too: the server asks for a client
-// certificate and refuses a connection without one signed by the CA it
-// trusts, so only a holder of such a certificate (the Marketplace) can
-// call Recommendations at all.
-//
-// Both binaries take the same three flags, which mean:
-//
-//	                recommendations (server)        marketplace (client)
-//	-tls-cert/key   its certificate: TLS on         its client certificate, for mTLS
-//	-tls-ca         CA of the clients: mTLS on      CA of the server: TLS on
-//
-// Certificates expire, so they are renewed while the services run: the
-// certificate and key files are read again when they change on disk (see
-// KeyPairReloader), and the next connection uses the new pair. The CA file
-// is read once, at start. Replacing a CA is a different operation from
-// renewing a certificate: during a rotation each side must trust the old
-// and the new CA at once (both in the -tls-ca file), until every
-// certificate in use comes from the new one; a restart to pick up the
-// longer file is part of that plan, not something to do behind its back.
+// Package tlsconfig turns certificate files into gRPC transport credentials:
+// with TLS the server proves who it is; with mutual TLS (mTLS) the client
+// does too. Certificates are renewed live: the next handshake after the files
+// change uses the new pair if it passes the Check start-up uses; one refused
+// is logged, and the previous pair stays in use.
 package tlsconfig
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
+	"log/slog"
 	"os"
-	"slices"
-	"time"
+	"sync"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// Flags are the TLS flags of both binaries.
-type Flags struct {
-	// Cert is the PEM certificate file (-tls-cert): the server's own, or
-	// the client's for mTLS.
-	Cert string
-	// Key is the PEM private key file of Cert (-tls-key).
-	Key string
-	// CA is the PEM file of the CA certificates to trust (-tls-ca): on the
-	// server, those that sign client certificates (mTLS); on the client,
-	// those that sign the server's certificate.
+// Files names one side's PEM files; none means plaintext.
+type Files struct {
+	Cert, Key string // this side's certificate and key: the server's, or the client's for mTLS
+	// CA signs both sides' certificates: the server requires client
+	// certificates it signed (mTLS), the client trusts servers it signed.
 	CA string
-
-	// OnReload, if set, is told about every change of the certificate and
-	// key files on disk (see KeyPairReloader); the binaries log it. No
-	// flag sets it.
-	OnReload func(Reload)
 }
 
-// NewServerFlags defines -tls-cert, -tls-key and -tls-ca on fs with their
-// meaning for a server.
-func NewServerFlags(fs *flag.FlagSet) *Flags {
-	f := &Flags{}
-	fs.StringVar(&f.Cert, "tls-cert", "", "server certificate `FILE` (PEM); with -tls-key, turns TLS on")
-	fs.StringVar(&f.Key, "tls-key", "", "private key `FILE` (PEM) of -tls-cert")
-	fs.StringVar(&f.CA, "tls-ca", "", "CA certificate `FILE` (PEM) that signs client certificates; requires them (mTLS)")
-	return f
-}
-
-// NewClientFlags defines -tls-cert, -tls-key and -tls-ca on fs with their
-// meaning for a client.
-func NewClientFlags(fs *flag.FlagSet) *Flags {
-	f := &Flags{}
-	fs.StringVar(&f.Cert, "tls-cert", "", "client certificate `FILE` (PEM) to present for mTLS; needs -tls-ca")
-	fs.StringVar(&f.Key, "tls-key", "", "private key `FILE` (PEM) of -tls-cert")
-	fs.StringVar(&f.CA, "tls-ca", "", "CA certificate `FILE` (PEM) that signs the server's certificate; turns TLS on")
-	return f
-}
-
-// Mode names the security of the connection the flags ask for:
-// "plaintext", "tls" (the server proves who it is) or "mtls" (both sides
-// do).
-func (f *Flags) Mode() string {
-	switch {
-	case f.CA != "" && f.Cert != "":
-		return "mtls"
-	case f.CA != "" || f.Cert != "":
-		return "tls"
-	}
-	return "plaintext"
-}
-
-// CheckServer checks the flags of a server, a check for cmdline.Main: a
-// certificate and its key go together, -tls-ca needs them, every file
-// given must load, and the certificate must be valid now and made for a
-// server. (A certificate that fails the last check would be refused by
-// every client, one connection at a time; at start-up it is one line.)
-func (f *Flags) CheckServer() error {
-	if err := f.checkServer(); err != nil {
-		return err
-	}
-	return f.checkLeaf(x509.ExtKeyUsageServerAuth, "server")
-}
-
-func (f *Flags) checkServer() error {
-	switch {
-	case f.Cert == "" && f.Key != "":
-		return errors.New("-tls-key needs -tls-cert: give both for TLS, or neither for plaintext")
-	case f.Cert != "" && f.Key == "":
-		return errors.New("-tls-cert needs -tls-key: give both for TLS, or neither for plaintext")
-	case f.CA != "" && f.Cert == "":
-		return errors.New("-tls-ca requires client certificates (mTLS), which needs TLS: give -tls-cert and -tls-key too")
-	}
-	return f.checkFiles()
-}
-
-// CheckClient checks the flags of a client, a check for cmdline.Main: TLS
-// is on when -tls-ca is given, a client certificate and its key go
-// together and only with -tls-ca, every file given must load, and the
-// client certificate must be valid now and made for a client.
-func (f *Flags) CheckClient() error {
-	if err := f.checkClient(); err != nil {
-		return err
-	}
-	return f.checkLeaf(x509.ExtKeyUsageClientAuth, "client")
-}
-
-func (f *Flags) checkClient() error {
-	switch {
-	case f.Cert == "" && f.Key != "":
-		return errors.New("-tls-key needs -tls-cert: the client certificate and its key go together")
-	case f.Cert != "" && f.Key == "":
-		return errors.New("-tls-cert needs -tls-key: the client certificate and its key go together")
-	case f.Cert != "" && f.CA == "":
-		return errors.New("-tls-cert is a client certificate for mTLS, which needs TLS: give -tls-ca, the CA of the server")
-	}
-	return f.checkFiles()
-}
-
-// checkFiles loads each file given, so that a typo fails at start with the
-// flag's name, not at the first connection.
-func (f *Flags) checkFiles() error {
-	if f.Cert != "" {
-		if _, err := tls.LoadX509KeyPair(f.Cert, f.Key); err != nil {
-			return fmt.Errorf("-tls-cert/-tls-key: %w", err)
-		}
-	}
-	if f.CA != "" {
-		if _, err := loadPool(f.CA); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// checkLeaf checks that the certificate of -tls-cert, if given, is valid
-// now and allowed for use (server or client authentication), the two
-// mistakes that load fine and then fail every handshake: an expired
-// certificate, and the other side's certificate given by mistake.
-func (f *Flags) checkLeaf(use x509.ExtKeyUsage, role string) error {
-	if f.Cert == "" {
-		return nil
-	}
-	pair, err := tls.LoadX509KeyPair(f.Cert, f.Key)
-	if err != nil {
-		return fmt.Errorf("-tls-cert/-tls-key: %w", err)
-	}
-	leaf := pair.Leaf
-	now := time.Now()
-	switch {
-	case now.After(leaf.NotAfter):
-		return fmt.Errorf("-tls-cert: %s expired on %s: renew it (go run ./ch06-best-practices/cmd/gencerts)", f.Cert, leaf.NotAfter.UTC().Format(time.DateOnly))
-	case now.Before(leaf.NotBefore):
-		return fmt.Errorf("-tls-cert: %s is not valid before %s: check this machine's clock", f.Cert, leaf.NotBefore.UTC().Format(time.RFC3339))
-	case len(leaf.ExtKeyUsage) > 0 && !slices.Contains(leaf.ExtKeyUsage, use) && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny):
-		return fmt.Errorf("-tls-cert: %s is not a %s certificate (its extended key usage leaves out %s authentication)", f.Cert, role, role)
-	}
-	return nil
-}
-
-// ServerCredentials returns the server's transport credentials, for
-// grpc.Creds: plaintext (insecure.NewCredentials) when no flag is given,
-// so the caller passes credentials either way; otherwise TLS 1.3 with the
-// certificate reloaded as it is renewed, and with -tls-ca, a client
-// certificate signed by that CA required on every connection.
-func (f *Flags) ServerCredentials() (credentials.TransportCredentials, error) {
-	if f.Cert == "" && f.Key == "" && f.CA == "" {
+// Server returns plaintext for no files; TLS 1.3 with Cert and Key; and with
+// CA too, a client certificate signed by CA required on every connection.
+func Server(f Files, log *slog.Logger) (credentials.TransportCredentials, error) {
+	if f == (Files{}) {
 		return insecure.NewCredentials(), nil
 	}
-	// The flags' combination and files; not checkLeaf, which is for the
-	// operator at start-up: the tests serve expired and wrong-use
-	// certificates on purpose, to show clients refuse them.
-	if err := f.checkServer(); err != nil {
+	if f.Cert == "" || f.Key == "" {
+		return nil, errors.New("TLS needs a certificate and its key")
+	}
+	pair, err := newKeyPair(f, x509.ExtKeyUsageServerAuth, log)
+	if err != nil {
 		return nil, err
 	}
-	pair, err := NewKeyPairReloader(f.Cert, f.Key, f.OnReload)
-	if err != nil {
-		return nil, fmt.Errorf("-tls-cert/-tls-key: %w", err)
-	}
-	cfg := &tls.Config{
-		// TLS 1.3 only: both ends are ours, and 1.3 drops the old cipher
-		// suites and encrypts the certificates on the wire.
-		MinVersion:     tls.VersionTLS13,
-		GetCertificate: pair.GetCertificate,
-	}
+	// TLS 1.3 only: both ends are ours, and 1.3 has no weak cipher suites.
+	cfg := &tls.Config{MinVersion: tls.VersionTLS13, ClientCAs: pair.roots,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return pair.get() }}
 	if f.CA != "" {
-		cfg.ClientCAs, err = loadPool(f.CA)
-		if err != nil {
-			return nil, err
-		}
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return credentials.NewTLS(cfg), nil
 }
 
-// ClientCredentials returns the client's transport credentials, for
-// grpc.WithTransportCredentials: plaintext (insecure.NewCredentials)
-// without -tls-ca; otherwise TLS 1.3, trusting only the server
-// certificates that -tls-ca signs, for the name the client dials, and with
-// -tls-cert and -tls-key, presenting that client certificate (reloaded as
-// it is renewed) when the server asks for one.
-func (f *Flags) ClientCredentials() (credentials.TransportCredentials, error) {
-	if f.Cert == "" && f.Key == "" && f.CA == "" {
+// Client returns plaintext for no files; TLS 1.3 trusting the servers CA
+// signed; and with Cert and Key, that client certificate when asked for one.
+func Client(f Files, log *slog.Logger) (credentials.TransportCredentials, error) {
+	switch {
+	case f == (Files{}):
 		return insecure.NewCredentials(), nil
+	case f.CA == "":
+		return nil, errors.New("TLS needs the CA that signs the server's certificate")
+	case f.Cert == "" && f.Key == "":
+		roots, err := loadCA(f.CA)
+		return credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS13, RootCAs: roots}), err
 	}
-	if err := f.checkClient(); err != nil {
-		return nil, err
-	}
-	roots, err := loadPool(f.CA)
+	pair, err := newKeyPair(f, x509.ExtKeyUsageClientAuth, log)
 	if err != nil {
 		return nil, err
 	}
-	// No ServerName: gRPC fills it in from the name the client dials (or
-	// grpc.WithAuthority), and the server's certificate must list it.
-	cfg := &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: roots}
-	if f.Cert != "" {
-		pair, err := NewKeyPairReloader(f.Cert, f.Key, f.OnReload)
-		if err != nil {
-			return nil, fmt.Errorf("-tls-cert/-tls-key: %w", err)
-		}
-		cfg.GetClientCertificate = pair.GetClientCertificate
-	}
-	return credentials.NewTLS(cfg), nil
+	return credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pair.roots,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return pair.get() }}), nil
 }
 
-// loadPool reads the PEM certificates in file (-tls-ca) into a pool.
-func loadPool(file string) (*x509.CertPool, error) {
+// Check is what every certificate passes before use, at start-up and renewal
+// alike: valid now, made for use, signed by roots if given. It refuses what
+// loads fine, then fails every handshake: expired, the other side's, another CA's.
+func Check(leaf *x509.Certificate, roots *x509.CertPool, use x509.ExtKeyUsage) error {
+	if roots == nil { // no CA (TLS without mTLS): Verify still checks dates and use
+		roots = x509.NewCertPool()
+		roots.AddCert(leaf)
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{use}})
+	return err
+}
+
+func loadCA(file string) (*x509.CertPool, error) {
+	if file == "" {
+		return nil, nil
+	}
 	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("-tls-ca: %w", err)
-	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("-tls-ca: no PEM certificate in %s", file)
+	if err == nil && !pool.AppendCertsFromPEM(data) {
+		err = fmt.Errorf("%s: no PEM certificate", file)
 	}
-	return pool, nil
+	return pool, err
+}
+
+// keyPair serves a certificate and key from files read at every handshake: they
+// cost far less than it, and bytes, unlike modification times, miss no change.
+type keyPair struct {
+	Files
+	roots *x509.CertPool
+	use   x509.ExtKeyUsage
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	current *tls.Certificate // nil until the first get
+	seen    string           // the files' bytes as last read
+}
+
+func newKeyPair(f Files, use x509.ExtKeyUsage, log *slog.Logger) (*keyPair, error) {
+	roots, err := loadCA(f.CA)
+	k := &keyPair{Files: f, roots: roots, use: use, log: cmp.Or(log, slog.Default())}
+	if err == nil {
+		_, err = k.get() // start-up goes through the same check as every renewal
+	}
+	return k, err
+}
+
+// get returns the files' pair if they changed and pass Check, else the one in
+// use; at start-up (none in use yet) a refusal is an error.
+func (k *keyPair) get() (*tls.Certificate, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	certPEM, certErr := os.ReadFile(k.Cert)
+	keyPEM, keyErr := os.ReadFile(k.Key)
+	if seen := string(certPEM) + string(keyPEM); seen != k.seen || k.current == nil {
+		k.seen = seen
+		pair, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err = cmp.Or(certErr, keyErr, err); err == nil {
+			err = Check(pair.Leaf, k.roots, k.use)
+		}
+		switch {
+		case err != nil && k.current == nil:
+			return nil, fmt.Errorf("%s: %w", k.Cert, err)
+		case err != nil:
+			k.log.Error("certificate renewal refused; still using the previous certificate", "file", k.Cert, "err", err)
+		default:
+			if k.current != nil {
+				k.log.Info("certificate renewed", "file", k.Cert, "serial", pair.Leaf.SerialNumber.Text(16), "expires", pair.Leaf.NotAfter)
+			}
+			k.current = &pair
+		}
+	}
+	return k.current, nil
 }

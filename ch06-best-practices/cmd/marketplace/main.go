@@ -1,85 +1,147 @@
-// Command marketplace is the Marketplace of chapter 6: chapter 5's
-// instrumented web app, reaching Recommendations over TLS or mutual TLS,
-// with a graceful shutdown: the HTTP server first, so every page in flight
-// gets its recommendations, then the connection to Recommendations.
-//
-//	go run ./ch06-best-practices/cmd/marketplace   # HTTP on :5000, metrics on :9091, plaintext gRPC
-//	go run ./ch06-best-practices/cmd/marketplace \
-//	    -tls-ca certs/ca.crt -tls-cert certs/marketplace.crt -tls-key certs/marketplace.key   # mTLS
+// Command marketplace is chapter 5's web app with chapter 6's lesson: TLS or
+// mutual TLS to Recommendations, and on SIGTERM a drain (/healthz says 503),
+// then the pages in flight finish, and only then the connection closes.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
 
-	"golang.org/x/sync/errgroup"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials"
 
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/homepage"
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/httpserver"
-	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/marketplace"
-	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/balancing"
-	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/healthz"
-	"github.com/gobookstore/grpc-microservices-go/ch05-observability/instrument"
-	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/shutdown"
+	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/interceptors"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/marketplace"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/tlsconfig"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/tracing"
 )
 
-func main() {
-	fs := flag.NewFlagSet("marketplace", flag.ContinueOnError)
-	flags := marketplace.NewFlags(fs, os.Getenv)
-	obs := instrument.NewFlags(fs, ":9091")
-	tlsFlags := tlsconfig.NewClientFlags(fs)
-	stopFlags := shutdown.NewFlags(fs)
-	cmdline.Main(fs, os.Args[1:], flags.Check, tlsFlags.CheckClient, stopFlags.Check)
+type options struct { // what newConn and newHandler take from main (and tests)
+	log      *slog.Logger          // where the page logs
+	metrics  prometheus.Registerer // where the client interceptor counts
+	tracer   trace.TracerProvider  // from tracing.Start
+	draining *atomic.Bool          // set on SIGTERM: /healthz says 503
+}
 
-	signals, stop := shutdown.OnSignal(context.Background())
-	defer stop()
-	p, err := instrument.Start(signals, "marketplace", obs)
-	if err != nil {
-		slog.Error("start", "err", err)
-		os.Exit(1)
-	}
-	creds, err := tlsFlags.ClientCredentials()
-	if err != nil {
-		p.Log.Error("tls", "err", err)
-		os.Exit(1)
-	}
+// newConn returns the one connection to Recommendations at target (host:port), to every address in turn.
+func newConn(target string, creds credentials.TransportCredentials, o options) (*grpc.ClientConn, error) {
+	return grpc.NewClient("dns:///"+target,
+		grpc.WithTransportCredentials(creds), // chapter 6: plaintext, TLS or mTLS, from tlsconfig.Client
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}]}`),
+		grpc.WithDisableServiceConfig(), // not DNS's: the settings are all here
+		grpc.WithConnectParams(grpc.ConnectParams{MinConnectTimeout: 5 * time.Second, Backoff: backoff.Config{
+			BaseDelay: 250 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second}}),
+		// Metrics count each call as the page saw it; tracing, inside, sends the trace context.
+		grpc.WithChainUnaryInterceptor(interceptors.NewClientMetrics(o.metrics).UnaryClient(), tracing.UnaryClient(o.tracer)))
+}
 
-	// Chapter 5's instrumented, balanced connection, with the transport
-	// credentials last: they replace chapter 3's plaintext ones.
-	conn, err := balancing.Connect(balancing.Target(flags.Target), append(p.DialOptions(), grpc.WithTransportCredentials(creds))...)
-	if err != nil {
-		p.Log.Error("connect", "err", err)
-		os.Exit(1)
-	}
-	lis, err := net.Listen("tcp", flags.Addr)
-	if err != nil {
-		p.Log.Error("listen", "addr", flags.Addr, "err", err)
-		os.Exit(1)
-	}
-
-	page := p.Page(marketplace.New(conn, homepage.Options{Logger: p.Log}))
-	srv := httpserver.New(healthz.Mount(page))
-	p.Log.Info("serving HTTP", "addr", lis.Addr().String(), "url", httpserver.URL(lis.Addr()),
-		"recommendations", flags.Target, "transport", tlsFlags.Mode())
-	p.LogServing()
-	g, gctx := errgroup.WithContext(signals)
-	g.Go(func() error {
-		return httpserver.ServeWith(gctx, srv, lis, shutdown.HTTP(signals, srv, p.Log, stopFlags.Timeout))
+// newHandler returns the homepage, traced, and /healthz, not traced: 200 while
+// the process serves pages (with or without books), 503 once it drains.
+func newHandler(conn *grpc.ClientConn, o options) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		code := http.StatusOK
+		if o.draining.Load() {
+			code = http.StatusServiceUnavailable
+		}
+		http.Error(w, http.StatusText(code), code)
 	})
-	g.Go(func() error { return p.ServeMetrics(gctx) })
-	err = g.Wait()
-	// Only now, with no page left to serve, the connection closes.
-	closeErr := conn.Close()
-	if closeErr == nil {
-		p.Log.Info("closed the connection to recommendations")
+	mux.Handle("/", tracing.Handler(o.tracer, marketplace.New(pb.NewRecommendationsClient(conn), marketplace.Options{Logger: o.log})))
+	return mux
+}
+
+func main() {
+	var files tlsconfig.Files
+	addr := flag.String("addr", ":5000", "HTTP listen address")
+	target := flag.String("recommendations", "", "`host:port` of Recommendations, instead of $"+marketplace.HostEnv+":"+marketplace.Port)
+	metricsAddr := flag.String("metrics-addr", ":9091", "HTTP listen address of the Prometheus metrics, at /metrics")
+	drain := flag.Duration("drain", 3*time.Second, "after SIGTERM, how long /healthz says 503 before the server stops taking pages")
+	timeout := flag.Duration("shutdown-timeout", 30*time.Second, "then how long pages in flight may take to finish")
+	flag.StringVar(&files.CA, "tls-ca", "", "CA certificate `FILE` (PEM) that signs the server's certificate; turns TLS on")
+	flag.StringVar(&files.Cert, "tls-cert", "", "client certificate `FILE` (PEM) to present for mTLS; needs -tls-ca")
+	flag.StringVar(&files.Key, "tls-key", "", "private key `FILE` (PEM) of -tls-cert")
+	var level slog.Level
+	flag.TextVar(&level, "log-level", slog.LevelInfo, "log at this level and above: debug, info, warn or error")
+	flag.Parse()
+	err := marketplace.CheckTarget(*target)
+	if *target == "" { // no -recommendations: the environment decides
+		*target, err = marketplace.Target(os.Getenv)
 	}
-	err = errors.Join(err, closeErr, p.Close())
-	os.Exit(shutdown.Finish(p.Log, err, stopFlags.Timeout))
+	if err != nil { // a usage error, as the flag package reports them
+		fmt.Fprintln(os.Stderr, "marketplace:", err)
+		os.Exit(2)
+	}
+
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})) // JSON lines, for a log collector
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	reg := prometheus.NewRegistry() // with the Go runtime's and the process's metrics
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	tp, flush, err := tracing.Start(ctx, "marketplace", os.Getenv)
+	exitIf(log, "start", err)
+	defer flush() // export the spans still queued
+	o := options{log: log, metrics: reg, tracer: tp, draining: new(atomic.Bool)}
+	creds, err := tlsconfig.Client(files, log) // its renewals are logged too
+	exitIf(log, "start", err)
+	conn, err := newConn(*target, creds, o) // connects at the first call, and again after failures
+	exitIf(log, "start", err)
+	lis, err := net.Listen("tcp", *addr)
+	exitIf(log, "start", err)
+	mlis, err := net.Listen("tcp", *metricsAddr)
+	exitIf(log, "start", err)
+	metricsSrv := newHTTPServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	go func() { _ = metricsSrv.Serve(mlis) }() // returns when Close closes it
+	srv := newHTTPServer(newHandler(conn, o))
+	go func() {
+		if err := srv.Serve(lis); err != http.ErrServerClosed { // the listener broke
+			exitIf(log, "serve", err)
+		}
+	}()
+	log.Info("serving HTTP", "addr", lis.Addr().String(), "url", marketplace.URL(lis.Addr()), "recommendations", *target,
+		"tls", files.CA != "", "mtls", files.Cert != "", "metrics", mlis.Addr().String())
+	<-ctx.Done()
+	stop() // from now on a second Ctrl+C or SIGTERM ends the process at once
+	log.Info("Received shutdown signal", "cause", context.Cause(ctx).Error())
+	o.draining.Store(true) // probes read 503 and stop sending visitors, a moment before the listener closes
+	time.Sleep(*drain)
+	// Shutdown closes the listener and waits for the pages in flight; past the cap,
+	// Close cuts them. Only then, with no page left, the connection closes.
+	stopCtx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	err = srv.Shutdown(stopCtx)
+	_, _, _ = srv.Close(), metricsSrv.Close(), conn.Close()
+	log.Info("closed the connection to recommendations")
+	if err != nil {
+		log.Warn("Shut down at the cap, cutting pages still in flight", "timeout", timeout.String())
+		return
+	}
+	log.Info("Shut down gracefully")
+}
+
+// newHTTPServer bounds how long a client may take over a request and keep a
+// connection, and how large its headers may be.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+}
+
+func exitIf(log *slog.Logger, what string, err error) {
+	if err != nil {
+		log.Error(what, "err", err)
+		os.Exit(1)
+	}
 }

@@ -1,110 +1,147 @@
-// Command recommendations is the Recommendations service of chapter 6:
-// chapter 5's instrumented service with errors turned into gRPC status by
-// one interceptor, the versioned API recommendations.v1 served beside the
-// series' unversioned one, TLS or mutual TLS, and a graceful shutdown.
-//
-//	go run ./ch06-best-practices/cmd/recommendations   # plaintext gRPC on :50051, metrics on :9090
-//	go run ./ch06-best-practices/cmd/gencerts
-//	go run ./ch06-best-practices/cmd/recommendations \
-//	    -tls-cert certs/recommendations.crt -tls-key certs/recommendations.key -tls-ca certs/ca.crt   # mTLS
+// Command recommendations is chapter 5's service plus chapter 6: v1 beside the series' API,
+// errors made status by one interceptor, TLS or mTLS renewed live, a graceful shutdown.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"log/slog"
+	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
-	"golang.org/x/sync/errgroup"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
 
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/catalog"
-	"github.com/gobookstore/grpc-microservices-go/ch01-microservices/cmdline"
-	"github.com/gobookstore/grpc-microservices-go/ch03-server-client/recommendations"
-	"github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/grpcserver"
-	"github.com/gobookstore/grpc-microservices-go/ch05-observability/instrument"
-	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/grpcerrors"
-	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/healthport"
+	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/catalog"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/interceptors"
 	v1 "github.com/gobookstore/grpc-microservices-go/ch06-best-practices/protobufs/recommendations/v1"
-	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/recommend"
-	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/shutdown"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/recommendations"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/tlsconfig"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/tracing"
 )
 
-func main() {
-	fs := flag.NewFlagSet("recommendations", flag.ContinueOnError)
-	flags := recommendations.NewFlags(fs)
-	obs := instrument.NewFlags(fs, ":9090")
-	tlsFlags := tlsconfig.NewServerFlags(fs)
-	stopFlags := shutdown.NewFlags(fs)
-	healthAddr := fs.String("health-addr", "", "plaintext listen address of gRPC health checking alone, for probes that cannot speak TLS (off when empty)")
-	cmdline.Main(fs, os.Args[1:], tlsFlags.CheckServer, stopFlags.Check)
-
-	signals, stop := shutdown.OnSignal(context.Background())
-	defer stop()
-	p, err := instrument.Start(signals, "recommendations", obs)
-	if err != nil {
-		slog.Error("start", "err", err)
-		os.Exit(1)
-	}
-	tlsFlags.OnReload = func(r tlsconfig.Reload) { logReload(p.Log, r) }
-	creds, err := tlsFlags.ServerCredentials()
-	if err != nil {
-		p.Log.Error("tls", "err", err)
-		os.Exit(1)
-	}
-	lis, err := net.Listen("tcp", flags.Addr)
-	if err != nil {
-		p.Log.Error("listen", "addr", flags.Addr, "err", err)
-		os.Exit(1)
-	}
-	var healthLis net.Listener
-	if *healthAddr != "" {
-		if healthLis, err = net.Listen("tcp", *healthAddr); err != nil {
-			p.Log.Error("listen", "addr", *healthAddr, "err", err)
-			os.Exit(1)
-		}
-	}
-
-	// One domain service, two APIs on one server. The error interceptor
-	// comes after chapter 5's chain, innermost, so the logs and metrics
-	// see the status it makes.
-	svc := recommend.NewService(catalog.Seeded(flags.Seed))
-	opts := append(p.ServerOptions(),
-		grpc.ChainUnaryInterceptor(grpcerrors.UnaryServerInterceptor()),
-		grpc.Creds(creds))
-	s := grpcserver.New(recommend.NewLegacy(svc), grpcserver.DefaultLimits(), opts...)
-	s.Register(&v1.RecommendationsService_ServiceDesc, recommend.NewV1(svc))
-
-	p.Log.Info("serving gRPC", "addr", lis.Addr().String(), "transport", tlsFlags.Mode())
-	if healthLis != nil {
-		p.Log.Info("serving health checks in plaintext", "addr", healthLis.Addr().String())
-	}
-	p.LogServing()
-	g, gctx := errgroup.WithContext(signals)
-	// The health port outlives the main server, so that probes read
-	// NOT_SERVING while the calls in flight drain.
-	drained, endHealth := context.WithCancel(context.WithoutCancel(gctx))
-	g.Go(func() error {
-		defer endHealth()
-		return s.ServeWith(gctx, lis, shutdown.GRPC(signals, s, p.Log, stopFlags.Timeout))
-	})
-	if healthLis != nil {
-		g.Go(func() error { return healthport.Serve(drained, healthLis, s.Health) })
-	}
-	g.Go(func() error { return p.ServeMetrics(gctx) })
-	err = errors.Join(g.Wait(), p.Close()) // the health port ended with the main server
-	os.Exit(shutdown.Finish(p.Log, err, stopFlags.Timeout))
+type options struct { // what newServer takes from main (and tests)
+	random  rand.Source                      // catalog.Seeded(-seed), or a test's
+	creds   credentials.TransportCredentials // from tlsconfig.Server: plaintext, TLS or mTLS
+	log     *slog.Logger                     // where the chain logs
+	metrics prometheus.Registerer            // where the chain counts
+	tracer  trace.TracerProvider             // from tracing.Start
 }
 
-// logReload logs a renewal of the certificate on disk, or why it did not
-// load (the previous certificate stays in use).
-func logReload(log *slog.Logger, r tlsconfig.Reload) {
-	if r.Err != nil {
-		log.Error("certificate files changed but did not load; still serving the previous certificate", "err", r.Err)
-		return
+type server struct {
+	grpc, healthOnly *grpc.Server   // the service; health alone, for -health-addr
+	health           *health.Server // SERVING until stop
+}
+
+// newServer builds the server main serves, and the tests too.
+func newServer(o options) server {
+	bounds := []grpc.ServerOption{grpc.ConnectionTimeout(5 * time.Second), // chapter 4's bounds; this one covers TLS's handshake
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute, MaxConnectionAge: 30 * time.Second,
+			MaxConnectionAgeGrace: 10 * time.Second, Time: time.Minute, Timeout: 20 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.MaxConcurrentStreams(100), grpc.MaxRecvMsgSize(16 << 10), grpc.MaxHeaderListSize(8 << 10),
+		grpc.InitialWindowSize(64 << 10), grpc.InitialConnWindowSize(64 << 10)}
+	s := server{grpc.NewServer(append(bounds, grpc.Creds(o.creds),
+		// Outermost first: tracing (the span for all that follows), logging and
+		// metrics (each call's final code), recovery (a panic is INTERNAL), and
+		// chapter 6's ErrorsToStatus innermost, so all see the status it makes.
+		grpc.ChainUnaryInterceptor(tracing.UnaryServer(o.tracer), interceptors.UnaryServerLogging(o.log),
+			interceptors.NewServerMetrics(o.metrics).UnaryServer(), interceptors.UnaryServerRecovery(o.log),
+			recommendations.ErrorsToStatus()))...), grpc.NewServer(bounds...), health.NewServer()}
+	books := catalog.NewRecommender(o.random)
+	pb.RegisterRecommendationsServer(s.grpc, recommendations.NewServer(books))
+	v1.RegisterRecommendationsServiceServer(s.grpc, recommendations.NewV1Server(books))
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	healthpb.RegisterHealthServer(s.healthOnly, s.health)
+	reflection.Register(s.grpc)
+	return s
+}
+
+// stop says NOT_SERVING until drained (watchers stop sending calls), then stops
+// gracefully (GOAWAY; calls in flight finish), past timeout cutting the rest.
+func (s server) stop(drained <-chan time.Time, timeout time.Duration) (graceful bool) {
+	defer s.healthOnly.Stop() // last: probes read NOT_SERVING until the end
+	s.health.Shutdown()
+	<-drained
+	done := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(timeout): // Stop cancels every call; GracefulStop would wait for handlers that ignore it
+		s.grpc.Stop()
+		return false
 	}
-	log.Info("certificate renewed", "serial", r.Certificate.SerialNumber.Text(16), "expires", r.Certificate.NotAfter)
+}
+
+func main() {
+	var files tlsconfig.Files
+	addr := flag.String("addr", ":50051", "gRPC listen address")
+	seed := flag.Uint64("seed", 0, "seed for the book picks, to make them repeatable (0 picks a random seed)")
+	metricsAddr := flag.String("metrics-addr", ":9090", "HTTP listen address of the Prometheus metrics, at /metrics")
+	healthAddr := flag.String("health-addr", "", "plaintext listen address of gRPC health alone, for probes without a certificate")
+	drain := flag.Duration("drain", 3*time.Second, "after SIGTERM, how long health says NOT_SERVING before the server stops taking calls")
+	timeout := flag.Duration("shutdown-timeout", 30*time.Second, "then how long calls in flight may take to finish")
+	flag.StringVar(&files.Cert, "tls-cert", "", "server certificate `FILE` (PEM); with -tls-key, turns TLS on")
+	flag.StringVar(&files.Key, "tls-key", "", "private key `FILE` (PEM) of -tls-cert")
+	flag.StringVar(&files.CA, "tls-ca", "", "CA certificate `FILE` (PEM) that signs client certificates; requires them (mTLS)")
+	var level slog.Level
+	flag.TextVar(&level, "log-level", slog.LevelInfo, "log at this level and above: debug (every call), info, warn or error")
+	flag.Parse()
+
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})) // JSON lines, for a log collector
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	reg := prometheus.NewRegistry() // with the Go runtime's and the process's metrics
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	tp, flush, err := tracing.Start(ctx, "recommendations", os.Getenv)
+	exitIf(log, "start", err)
+	defer flush() // export the spans still queued
+	creds, err := tlsconfig.Server(files, log)
+	exitIf(log, "start", err) // the certificate failed the check each (logged) renewal passes too
+	s := newServer(options{random: catalog.Seeded(*seed), creds: creds, log: log, metrics: reg, tracer: tp})
+	lis, err := net.Listen("tcp", *addr)
+	exitIf(log, "start", err)
+	mlis, err := net.Listen("tcp", *metricsAddr)
+	exitIf(log, "start", err)
+	metricsSrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+	go func() { _ = metricsSrv.Serve(mlis) }() // returns when Close closes it
+	if *healthAddr != "" {
+		hlis, err := net.Listen("tcp", *healthAddr)
+		exitIf(log, "start", err)
+		go func() { _ = s.healthOnly.Serve(hlis) }() // returns when stop stops it
+		log.Info("serving health in plaintext", "addr", hlis.Addr().String())
+	}
+	go func() { exitIf(log, "serve", s.grpc.Serve(lis)) }() // nil once stopped: else the listener broke
+	log.Info("serving gRPC", "addr", lis.Addr().String(), "tls", files.Cert != "", "mtls", files.CA != "", "metrics", mlis.Addr().String())
+	<-ctx.Done()
+	stop() // from now on a second Ctrl+C or SIGTERM ends the process at once
+	log.Info("Received shutdown signal", "cause", context.Cause(ctx).Error())
+	if s.stop(time.After(*drain), *timeout) {
+		log.Info("Shut down gracefully")
+	} else {
+		log.Warn("Shut down at the cap, cutting calls still in flight", "timeout", timeout.String())
+	}
+	_ = metricsSrv.Close()
+}
+
+func exitIf(log *slog.Logger, what string, err error) {
+	if err != nil {
+		log.Error(what, "err", err)
+		os.Exit(1)
+	}
 }

@@ -1,11 +1,9 @@
 package certs_test
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -20,7 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/certs"
+	"github.com/gobookstore/grpc-microservices-go/tools/certs"
 )
 
 // newCA makes a CA valid from an hour ago to a day from now.
@@ -86,93 +84,6 @@ func TestNewAuthority(t *testing.T) {
 
 	_, err = certs.NewAuthority("Backwards", notAfter, notBefore)
 	assert.ErrorContains(t, err, "is not after")
-}
-
-func TestWriteAndLoadAuthority(t *testing.T) {
-	ca := newCA(t)
-	dir := filepath.Join(t.TempDir(), "new")
-	require.NoError(t, ca.WriteFiles(dir, "ca"))
-	assertMode(t, dir, os.ModeDir|0o700)
-	assertMode(t, filepath.Join(dir, "ca.crt"), 0o644)
-	assertMode(t, filepath.Join(dir, "ca.key"), 0o600)
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	assert.Len(t, entries, 2, "no temporary file left behind")
-
-	loaded, err := certs.LoadAuthority(filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key"))
-	require.NoError(t, err)
-	assert.True(t, ca.Certificate.Equal(loaded.Certificate))
-	// The loaded CA signs with the same key: the original CA trusts what
-	// it issues.
-	pair, err := loaded.Issue(serverLeaf("recommendations"))
-	require.NoError(t, err)
-	assert.NoError(t, verify(ca, pair.Certificate, "recommendations"))
-}
-
-// A CA made with openssl, as in the series, loads too: RSA and EC keys in
-// their older PEM forms.
-func TestLoadAuthorityOpensslKeys(t *testing.T) {
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	require.NoError(t, err)
-	ecKey, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	require.NoError(t, err)
-	ecDER, err := x509.MarshalECPrivateKey(ecKey)
-	require.NoError(t, err)
-	for _, tc := range []struct {
-		name  string
-		key   crypto.Signer
-		block *pem.Block
-	}{
-		{"RSA PRIVATE KEY", rsaKey, &pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey)}},
-		{"EC PRIVATE KEY", ecKey, &pem.Block{Type: "EC PRIVATE KEY", Bytes: ecDER}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			tmpl := &x509.Certificate{
-				SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "openssl CA"},
-				NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-				IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-			}
-			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, tc.key.Public(), tc.key)
-			require.NoError(t, err)
-			dir := t.TempDir()
-			certFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca.key")
-			require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
-			require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(tc.block), 0o600))
-
-			ca, err := certs.LoadAuthority(certFile, keyFile)
-			require.NoError(t, err)
-			pair, err := ca.Issue(serverLeaf("recommendations"))
-			require.NoError(t, err)
-			assert.NoError(t, verify(ca, pair.Certificate, "recommendations"))
-		})
-	}
-}
-
-func TestLoadAuthorityRefuses(t *testing.T) {
-	ca, other := newCA(t), newCA(t)
-	dir := t.TempDir()
-	require.NoError(t, ca.WriteFiles(dir, "ca"))
-	require.NoError(t, other.WriteFiles(dir, "other"))
-	leaf, err := ca.Issue(serverLeaf("recommendations"))
-	require.NoError(t, err)
-	require.NoError(t, leaf.WriteFiles(dir, "leaf"))
-	file := func(name string) string { return filepath.Join(dir, name) }
-
-	for _, tc := range []struct {
-		name, cert, key, want string
-	}{
-		{"another CA's key", "ca.crt", "other.key", `the key is not the key of CA "Test CA"`},
-		{"a leaf", "leaf.crt", "leaf.key", `"recommendations" is not a CA certificate`},
-		{"a key as certificate", "ca.key", "ca.key", "no PEM CERTIFICATE block"},
-		{"a certificate as key", "ca.crt", "ca.crt", `PEM block "CERTIFICATE" is not a private key`},
-		{"no certificate file", "missing.crt", "ca.key", "no such file or directory"},
-		{"no key file", "ca.crt", "missing.key", "no such file or directory"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := certs.LoadAuthority(file(tc.cert), file(tc.key))
-			assert.ErrorContains(t, err, tc.want)
-		})
-	}
 }
 
 func TestIssue(t *testing.T) {

@@ -1,4 +1,4 @@
-package recommend_test
+package recommendations_test
 
 import (
 	"context"
@@ -13,8 +13,9 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/catalog"
 	v1 "github.com/gobookstore/grpc-microservices-go/ch06-best-practices/protobufs/recommendations/v1"
-	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/recommend"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/recommendations"
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
 )
 
@@ -57,7 +58,9 @@ func TestNewClientOldServer(t *testing.T) {
 		seen = req.(*v1.RecommendRequest).ProtoReflect().GetUnknown()
 		return h(ctx, req)
 	}
-	conn := grpctest.Start(t, func(s grpc.ServiceRegistrar) { recommend.Register(s, recommend.NewService(nil)) },
+	conn := grpctest.Start(t, func(s grpc.ServiceRegistrar) {
+		v1.RegisterRecommendationsServiceServer(s, recommendations.NewV1Server(catalog.NewRecommender(nil)))
+	},
 		grpc.UnaryInterceptor(keep))
 
 	req := dynamicpb.NewMessage(newerRequest(t))

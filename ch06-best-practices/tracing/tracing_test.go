@@ -1,0 +1,183 @@
+package tracing_test
+
+import (
+	"context"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/catalog"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/marketplace"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/recommendations"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/tracing"
+	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// collector is an OTLP trace collector that keeps every span, by the name
+// of the service that sent it.
+type collector struct {
+	coltracepb.UnimplementedTraceServiceServer
+	mu    sync.Mutex
+	spans map[string][]*tracepb.Span
+}
+
+func (c *collector) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, rs := range req.GetResourceSpans() {
+		var service string
+		for _, a := range rs.GetResource().GetAttributes() {
+			if a.GetKey() == "service.name" {
+				service = a.GetValue().GetStringValue()
+			}
+		}
+		for _, ss := range rs.GetScopeSpans() {
+			c.spans[service] = append(c.spans[service], ss.GetSpans()...)
+		}
+	}
+	return &coltracepb.ExportTraceServiceResponse{}, nil
+}
+
+// bookstore is both services in one test, each with the tracing that
+// tracing.Start configures from env (plus OTEL_EXPORTER_OTLP_ENDPOINT
+// naming a collector the test serves), as the two binaries would be.
+type bookstore struct {
+	col   *collector
+	page  http.Handler
+	flush func()      // exports every span, as both binaries do when they stop
+	seen  chan string // the traceparent each call brought to Recommendations
+}
+
+func newBookstore(t *testing.T, env map[string]string) *bookstore {
+	b := &bookstore{col: &collector{spans: map[string][]*tracepb.Span{}}, seen: make(chan string, 100)}
+	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://" + grpctest.ServeLoopback(t, func(s grpc.ServiceRegistrar) {
+		coltracepb.RegisterTraceServiceServer(s, b.col)
+	})
+	recTP, recFlush, err := tracing.Start(t.Context(), "recommendations", func(k string) string { return env[k] })
+	require.NoError(t, err)
+	mktTP, mktFlush, err := tracing.Start(t.Context(), "marketplace", func(k string) string { return env[k] })
+	require.NoError(t, err)
+	b.flush = func() { mktFlush(); recFlush() }
+	t.Cleanup(b.flush)
+
+	seen := grpc.UnaryServerInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		b.seen <- strings.Join(metadataValues(ctx, "traceparent"), ",")
+		return h(ctx, req)
+	})
+	conn := grpctest.NewServer(t, func(s grpc.ServiceRegistrar) {
+		pb.RegisterRecommendationsServer(s, recommendations.NewServer(catalog.NewRecommender(nil)))
+	}, grpc.ChainUnaryInterceptor(seen, tracing.UnaryServer(recTP))).NewClient(t, grpc.WithChainUnaryInterceptor(tracing.UnaryClient(mktTP)))
+	b.page = tracing.Handler(mktTP, marketplace.New(pb.NewRecommendationsClient(conn), marketplace.Options{Logger: slog.New(slog.DiscardHandler)}))
+	return b
+}
+
+// get loads the homepage, with header (name, value) pairs, and returns the
+// traceparent Recommendations received.
+func (b *bookstore) get(t *testing.T, header ...string) string {
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	b.page.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Equal(t, 3, strings.Count(rec.Body.String(), "<li>"), "a whole page")
+	return <-b.seen
+}
+
+// spans returns what the collector received, once both services flushed.
+func (b *bookstore) spans() map[string][]*tracepb.Span {
+	b.flush()
+	b.col.mu.Lock()
+	defer b.col.mu.Unlock()
+	return b.col.spans
+}
+
+// One page is one trace across both services, through an OTLP collector:
+// the Marketplace's request, its call inside it, and Recommendations'
+// handling of the call, whose parent is the call, across the wire.
+func TestOnePageIsOneTrace(t *testing.T) {
+	b := newBookstore(t, map[string]string{})
+	b.get(t)
+
+	spans := b.spans()
+	require.Len(t, spans["marketplace"], 2)
+	require.Len(t, spans["recommendations"], 1)
+	var page, call *tracepb.Span
+	for _, s := range spans["marketplace"] {
+		switch s.GetKind() {
+		case tracepb.Span_SPAN_KIND_SERVER:
+			page = s
+		case tracepb.Span_SPAN_KIND_CLIENT:
+			call = s
+		}
+	}
+	server := spans["recommendations"][0]
+	require.NotNil(t, page)
+	require.NotNil(t, call)
+	assert.Equal(t, "GET /{$}", page.GetName(), "named after the route")
+	assert.Equal(t, "Recommendations/Recommend", call.GetName())
+	assert.Equal(t, "Recommendations/Recommend", server.GetName())
+	assert.Equal(t, tracepb.Span_SPAN_KIND_SERVER, server.GetKind())
+	assert.Empty(t, page.GetParentSpanId(), "the page starts the trace")
+	assert.Equal(t, page.GetTraceId(), call.GetTraceId())
+	assert.Equal(t, page.GetTraceId(), server.GetTraceId(), "across the wire")
+	assert.Equal(t, page.GetSpanId(), call.GetParentSpanId(), "the call is inside the page")
+	assert.Equal(t, call.GetSpanId(), server.GetParentSpanId(), "the server's span hangs off the call")
+}
+
+// With OTEL_TRACES_SAMPLER_ARG=0 no trace that starts at the Marketplace is
+// recorded, yet the trace context still goes to Recommendations, marked
+// not sampled, so Recommendations records nothing either. A page whose
+// caller sampled its trace is recorded in both services all the same: the
+// sampler follows the parent.
+func TestSamplerFollowsTheParent(t *testing.T) {
+	b := newBookstore(t, map[string]string{"OTEL_TRACES_SAMPLER_ARG": "0"})
+	sent := b.get(t)
+	assert.Regexp(t, `^00-[0-9a-f]{32}-[0-9a-f]{16}-00$`, sent, "passed on, not sampled")
+
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	sent = b.get(t, "traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	assert.Regexp(t, `^00-`+traceID+`-[0-9a-f]{16}-01$`, sent, "the caller's trace, sampled")
+
+	spans := b.spans()
+	require.Len(t, spans["marketplace"], 2, "only the sampled page's")
+	require.Len(t, spans["recommendations"], 1)
+	for _, s := range append(spans["marketplace"], spans["recommendations"]...) {
+		assert.Equal(t, traceID, hex.EncodeToString(s.GetTraceId()))
+	}
+}
+
+// Without a collector, tracing is off: Start returns a provider that
+// records nothing. A sampler fraction outside [0, 1] is refused.
+func TestStart(t *testing.T) {
+	tp, flush, err := tracing.Start(t.Context(), "x", func(string) string { return "" })
+	require.NoError(t, err)
+	_, span := tp.Tracer("x").Start(t.Context(), "x")
+	assert.False(t, span.IsRecording())
+	flush()
+
+	_, _, err = tracing.Start(t.Context(), "x", func(k string) string {
+		return map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_TRACES_SAMPLER_ARG": "10"}[k]
+	})
+	assert.ErrorContains(t, err, "OTEL_TRACES_SAMPLER_ARG")
+}
+
+func metadataValues(ctx context.Context, key string) []string {
+	return metadata.ValueFromIncomingContext(ctx, key)
+}
