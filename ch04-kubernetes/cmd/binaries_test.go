@@ -33,6 +33,7 @@ import (
 	"github.com/gobookstore/grpc-microservices-go/internal/booksuite"
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
 	"github.com/gobookstore/grpc-microservices-go/internal/rawh2"
+	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
 )
 
 const pkg = "github.com/gobookstore/grpc-microservices-go/ch04-kubernetes/cmd/"
@@ -114,9 +115,11 @@ func assertDegraded(t *testing.T, url string) {
 
 // What the compose stack does, with real processes and no Docker: both
 // pass their healthchecks, the page is whole. On SIGTERM Recommendations
-// tells a health watcher NOT_SERVING, then exits 0 once the watcher has
-// gone; its health check fails and the page degrades, while the
-// Marketplace stays healthy (it can still serve). Every log line is JSON.
+// tells a health watcher NOT_SERVING while it still takes calls, then exits
+// 0 once the watcher has gone; its health check fails and the page
+// degrades, while the Marketplace stays healthy (it can still serve). On
+// SIGTERM the Marketplace's /healthz says 503 while it still serves the
+// page, then it exits 0. Every log line is JSON.
 func TestBookstoreAsProcesses(t *testing.T) {
 	recBin, mktBin, hcBin := binaries(t)
 	rec, grpcAddr := startRecommendations(t, recBin)
@@ -144,13 +147,24 @@ func TestBookstoreAsProcesses(t *testing.T) {
 	next, err := watch.Recv()
 	require.NoError(t, err, "the watcher hears before the server stops")
 	assert.Equal(t, healthpb.HealthCheckResponse_NOT_SERVING, next.GetStatus())
+	// A new connection: the listener is still open for a moment.
+	fresh, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer fresh.Close()
+	resp, err := pb.NewRecommendationsClient(fresh).Recommend(t.Context(), &pb.RecommendationRequest{MaxResults: 3})
+	require.NoError(t, err, "NOT_SERVING comes a moment before the server stops taking calls")
+	assert.Len(t, resp.GetRecommendations(), 3)
 	cancel()
 	assert.Equal(t, 0, rec.Wait(t), rec.Output())
 
 	assert.Equal(t, 1, healthcheck("-grpc", grpcAddr), "Recommendations is gone")
 	assertDegraded(t, url)
 	assert.Equal(t, 0, healthcheck("-http", url+"healthz"), "the Marketplace still serves pages, so it stays healthy")
-	assert.Equal(t, 0, mkt.Signal(t, syscall.SIGTERM), mkt.Output())
+	// On SIGTERM the Marketplace's /healthz says 503 while it still serves pages.
+	mkt.Send(t, syscall.SIGTERM)
+	testwait.Until(t, "/healthz to say 503", func() bool { status, _ := get(t, url+"healthz"); return status == http.StatusServiceUnavailable })
+	assertDegraded(t, url)
+	assert.Equal(t, 0, mkt.Wait(t), mkt.Output())
 
 	for _, p := range []*proctest.Process{rec, mkt} {
 		lines := strings.Split(strings.TrimSpace(p.Output()), "\n")
@@ -343,4 +357,20 @@ func TestPageInAHeadlessBrowser(t *testing.T) {
 
 	require.NoError(t, chromedp.Cancel(browser))
 	assert.Equal(t, 0, mkt.Signal(t, syscall.SIGTERM))
+}
+
+// A mistake on the command line, an unknown flag or a stray argument
+// (which would silently drop the flags after it), is one line on stderr
+// and exit code 2, from both binaries.
+func TestFlagMistakesAreOneLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs real processes")
+	}
+	for _, bin := range proctest.Build(t, pkg+"recommendations", pkg+"marketplace") {
+		for _, args := range [][]string{{"-nonesuch"}, {"stray", "-addr", "127.0.0.1:0"}} {
+			_, stderr, code := proctest.Run(t, bin, args)
+			assert.Equal(t, 2, code, "%q: %s", args, stderr)
+			assert.Equal(t, 1, strings.Count(stderr, "\n"), "%q: one line, not %q", args, stderr)
+		}
+	}
 }

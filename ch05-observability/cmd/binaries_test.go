@@ -8,14 +8,19 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"io"
 	"maps"
+	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -27,6 +32,7 @@ import (
 
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
+	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
 )
 
 const pkg = "github.com/gobookstore/grpc-microservices-go/ch05-observability/cmd/"
@@ -154,4 +160,60 @@ func TestFromOutside(t *testing.T) {
 		assert.Equal(t, handled.GetTraceId(), pageSpan.GetTraceId())
 	}
 	assert.Equal(t, 3, logged, "one line a call")
+}
+
+// Chapter 4's HTTP bounds hold on both of the Marketplace's HTTP servers,
+// the page's and the metrics': headers beyond 16 KB get 431, and a client
+// that never finishes its headers is cut off (ReadHeaderTimeout). On
+// SIGTERM, /healthz says 503 while the process drains, then it exits 0.
+func TestHTTPServersAreBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs real processes")
+	}
+	bins := proctest.Build(t, pkg+"marketplace")
+	mkt := proctest.Start(t, bins[0], []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-recommendations", "127.0.0.1:1"})
+	page := mkt.WaitFor(t, servingHTTP)[1]
+	metricsAddr := mkt.WaitFor(t, servingMetrics)[1]
+	for _, url := range []string{page + "healthz", "http://" + metricsAddr + "/metrics"} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Large", strings.Repeat("a", 32<<10))
+		resp, err := (&http.Client{Timeout: proctest.Timeout}).Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.StatusCode, url)
+
+		host := strings.TrimPrefix(url, "http://")
+		c, err := net.Dial("tcp", host[:strings.Index(host, "/")])
+		require.NoError(t, err)
+		_, err = io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: slow\r\n") // and never the blank line
+		require.NoError(t, err)
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(proctest.Timeout)))
+		_, err = io.Copy(io.Discard, c)
+		assert.False(t, errors.Is(err, os.ErrDeadlineExceeded), "%s: a request with unfinished headers still open after %v", url, proctest.Timeout)
+		_ = c.Close()
+	}
+
+	mkt.Send(t, syscall.SIGTERM)
+	testwait.Until(t, "/healthz to say 503", func() bool {
+		status, _ := proctest.Get(t, page+"healthz")
+		return status == http.StatusServiceUnavailable
+	})
+	assert.Equal(t, 0, mkt.Wait(t), mkt.Output())
+}
+
+// A mistake on the command line, an unknown flag or a stray argument
+// (which would silently drop the flags after it), is one line on stderr
+// and exit code 2, from both binaries.
+func TestFlagMistakesAreOneLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs real processes")
+	}
+	for _, bin := range proctest.Build(t, pkg+"recommendations", pkg+"marketplace") {
+		for _, args := range [][]string{{"-nonesuch"}, {"stray", "-addr", "127.0.0.1:0"}} {
+			_, stderr, code := proctest.Run(t, bin, args)
+			assert.Equal(t, 2, code, "%q: %s", args, stderr)
+			assert.Equal(t, 1, strings.Count(stderr, "\n"), "%q: one line, not %q", args, stderr)
+		}
+	}
 }

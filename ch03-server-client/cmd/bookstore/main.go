@@ -90,19 +90,15 @@ func main() {
 		_ = srv.Close()
 	}
 	_ = conn.Close()
+	// GracefulStop waits for every handler, even after Stop: past the bound,
+	// Stop cuts the connections and main returns without it.
 	stopped := make(chan struct{})
-	go func() {
-		s.GracefulStop()
-		close(stopped)
-	}()
-	timer := time.NewTimer(shutdownTimeout)
+	go func() { s.GracefulStop(); close(stopped) }()
 	select {
 	case <-stopped:
-		timer.Stop()
-	case <-timer.C:
-		slog.Warn("stopped after the shutdown timeout", "server", "grpc")
+	case <-time.After(shutdownTimeout):
 		s.Stop()
-		<-stopped
+		slog.Warn("shutdown timeout: cut the calls still in flight", "server", "grpc", "timeout", shutdownTimeout)
 	}
 	fmt.Println("bookstore: stopped")
 }

@@ -44,12 +44,29 @@ func page(t *testing.T, target string) http.Handler {
 	conn, err := newConn(target)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
-	return newHandler(conn, discard)
+	return newHandler(conn, discard, new(atomic.Bool))
 }
 
 // The series' homepage, through the dns resolver as main dials.
 func TestHomepage(t *testing.T) {
 	booksuite.Homepage(t, func(t *testing.T, target string) http.Handler { return page(t, "dns:///"+target) })
+}
+
+// /healthz says 503 once the process drains, so that probes stop sending
+// visitors while the page still serves those already on their way.
+func TestHealthzSays503WhileDraining(t *testing.T) {
+	conn, err := newConn("dns:///127.0.0.1:1")
+	require.NoError(t, err)
+	defer conn.Close()
+	var draining atomic.Bool
+	h := newHandler(conn, discard, &draining)
+	draining.Store(true)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	assert.Equal(t, http.StatusOK, rec.Code, "the page still serves")
 }
 
 // /healthz answers without asking Recommendations: here there is none.

@@ -1,18 +1,13 @@
-// Command recommendations is chapter 4's Recommendations service: chapter
-// 3's, ready for a cluster. Beside Recommendations it serves health
-// checking (what Kubernetes' probes ask) and reflection (what grpcurl asks);
-// it bounds what any client can make it hold, logs JSON, and on SIGTERM
-// reports NOT_SERVING before it stops.
+// Command recommendations is chapter 4's Recommendations service: chapter 3's, ready for a
+// cluster, with health (for probes) and reflection (for grpcurl), bounds on what any client
+// can make it hold, JSON logs, and NOT_SERVING a moment before it stops.
 //
 //	go run ./ch04-kubernetes/cmd/recommendations            # listens on :50051
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -37,8 +32,8 @@ type options struct {
 	seed uint64 // makes the picks repeatable; 0 picks a random seed
 }
 
-// shutdownTimeout is how long RPCs in flight may take to finish at a stop.
-const shutdownTimeout = 5 * time.Second
+// At a stop: NOT_SERVING for drain (watchers stop sending), then shutdownTimeout for calls in flight.
+const drain, shutdownTimeout = 2 * time.Second, 5 * time.Second
 
 func main() {
 	var o options
@@ -46,13 +41,10 @@ func main() {
 	fs.StringVar(&o.addr, "addr", ":50051", "gRPC listen address")
 	fs.Uint64Var(&o.seed, "seed", 0, "seed for the book picks, to make them repeatable (0 picks a random seed)")
 	parseFlags(fs, os.Args[1:])
-	// JSON lines, which a container's log collector parses.
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)) // JSON lines, for a log collector
 	// SIGINT (Ctrl+C) and SIGTERM (docker stop, kubectl delete) start a stop.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
 	lis, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		log.Error("listen", "addr", o.addr, "err", err)
@@ -60,27 +52,18 @@ func main() {
 	}
 	s := newServer(o)
 	log.Info("serving gRPC", "addr", lis.Addr().String())
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(lis) }()
-	select {
-	case err := <-served: // the listener broke
-		log.Error("serve", "err", err)
-		os.Exit(1)
-	case <-ctx.Done():
+	go func() {
+		if err := s.Serve(lis); err != nil { // nil once stopped: else the listener broke
+			log.Error("serve", "err", err)
+			os.Exit(1)
+		}
+	}()
+	<-ctx.Done()
+	if s.stop(time.After(drain), shutdownTimeout) { // asked for: exit code 0 either way
+		log.Info("stopped")
+	} else {
+		log.Warn("shutdown timeout: cut the calls still in flight", "timeout", shutdownTimeout)
 	}
-
-	// NOT_SERVING first, to whoever watches health. GracefulStop refuses
-	// new RPCs and waits for those in flight, with no bound: a client
-	// decides how long its call stays open. So after shutdownTimeout, Stop
-	// cancels whatever is left. The stop was asked for: exit code 0.
-	s.health.Shutdown()
-	timer := time.AfterFunc(shutdownTimeout, func() {
-		log.Warn("shutdown timeout: cancelling the calls left", "timeout", shutdownTimeout)
-		s.Stop() // closes every connection, which also ends GracefulStop
-	})
-	s.GracefulStop()
-	timer.Stop()
-	log.Info("stopped")
 }
 
 // server is the gRPC server and its health service, NOT_SERVING at a stop.
@@ -89,35 +72,41 @@ type server struct {
 	health *health.Server
 }
 
-// newServer returns the server main serves (tests serve it too):
-// Recommendations, health and reflection, bounded so that a few idle or
-// hostile clients cannot lock others out. No cap on connections, which idle
-// clients would fill: each connection, call and message is bounded.
+// stop says NOT_SERVING, waits for drained, then stops gracefully (new calls refused, those in
+// flight finish). GracefulStop waits for every handler, even after Stop, so it runs aside: past
+// timeout, Stop cuts the connections and stop returns without it. It reports if none was cut.
+func (s *server) stop(drained <-chan time.Time, timeout time.Duration) (graceful bool) {
+	s.health.Shutdown()
+	<-drained
+	stopped := make(chan struct{})
+	go func() { s.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+		return true
+	case <-time.After(timeout):
+		s.Stop()
+		return false
+	}
+}
+
+// newServer returns the server main serves (tests too), bounded so that a few idle or hostile
+// clients cannot lock others out: each connection, call and message, not their number.
 func newServer(o options) *server {
 	s := grpc.NewServer(
-		// 5 s for a new connection's handshake: one that never speaks is closed.
-		grpc.ConnectionTimeout(5*time.Second),
-		grpc.KeepaliveParams(keepalive.ServerParameters{
-			MaxConnectionIdle: 5 * time.Minute, // no call for this long: closed
-			// Closed after 30 s with a GOAWAY: the client reconnects and looks
-			// the name up again, so new replicas get calls. Calls get 10 s more.
-			MaxConnectionAge:      30 * time.Second,
-			MaxConnectionAgeGrace: 10 * time.Second,
-			// Silent for a minute: pinged, and closed if no answer in 20 s.
-			Time:    time.Minute,
-			Timeout: 20 * time.Second,
-		}),
-		// Clients may ping every 10 s, even with no call open (the
-		// Marketplace's connection is often idle); faster is a flood, cut off.
+		grpc.ConnectionTimeout(5*time.Second), // a connection that never speaks: closed after 5 s
+		// No call for 5 min: closed. After 30 s, a GOAWAY: the client reconnects and looks the name
+		// up again, so new replicas get calls; calls get 10 s more. Silent a minute: pinged, and
+		// closed if no answer in 20 s.
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute, MaxConnectionAge: 30 * time.Second,
+			MaxConnectionAgeGrace: 10 * time.Second, Time: time.Minute, Timeout: 20 * time.Second}),
+		// Pings every 10 s at most, even with no call open (the Marketplace's connection idles).
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		// At most 100 calls at once per connection; more are refused.
 		grpc.MaxConcurrentStreams(100),
 		// A request is a few bytes, its headers a few hundred (defaults: 4 and 16 MB).
-		grpc.MaxRecvMsgSize(16<<10),
-		grpc.MaxHeaderListSize(8<<10),
+		grpc.MaxRecvMsgSize(16<<10), grpc.MaxHeaderListSize(8<<10),
 		// Fixed 64 KB flow-control windows: what a client may send ahead stays small.
-		grpc.InitialWindowSize(64<<10),
-		grpc.InitialConnWindowSize(64<<10),
+		grpc.InitialWindowSize(64<<10), grpc.InitialConnWindowSize(64<<10),
 	)
 	books := catalog.NewRecommender(catalog.Seeded(o.seed))
 	pb.RegisterRecommendationsServer(s, recommendations.NewServer(books))
@@ -127,24 +116,4 @@ func newServer(o options) *server {
 	healthpb.RegisterHealthServer(s, h)
 	reflection.Register(s) // grpcurl lists and calls the services; no channelz here
 	return &server{Server: s, health: h}
-}
-
-// parseFlags parses args into fs, refusing a stray argument (the flags
-// after it would be ignored). A mistake is one line and exit code 2; -h
-// lists the flags and exits 0.
-func parseFlags(fs *flag.FlagSet, args []string) {
-	fs.SetOutput(io.Discard) // Parse's error is printed below, in one line
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(os.Stderr)
-		fs.Usage()
-		os.Exit(0)
-	}
-	if err == nil && fs.NArg() > 0 {
-		err = fmt.Errorf("unexpected argument %q: flags only, and they come first", fs.Arg(0))
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v (%[1]s -h lists the flags)\n", fs.Name(), err)
-		os.Exit(2)
-	}
 }

@@ -1,8 +1,6 @@
-// Command marketplace is the Marketplace of chapter 5: chapter 4's web app
-// with each page traced through its gRPC call, the calls counted, and
-// Prometheus metrics at /metrics on -metrics-addr, not the public port.
-// Recommendations is at $RECOMMENDATIONS_HOST:50051 (default localhost),
-// or -recommendations.
+// Command marketplace is chapter 5's Marketplace: chapter 4's web app with each page traced
+// through its gRPC call, the calls counted, and Prometheus metrics at /metrics on -metrics-addr,
+// not the public port. Recommendations: $RECOMMENDATIONS_HOST:50051 or -recommendations.
 //
 //	go run ./ch05-observability/cmd/marketplace   # HTTP on :5000, metrics on :9091
 package main
@@ -11,11 +9,13 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/ch05-observability/interceptors"
@@ -33,114 +34,116 @@ import (
 	"github.com/gobookstore/grpc-microservices-go/ch05-observability/tracing"
 )
 
-// options are what newConn and newHandler take from main.
+// At a stop: /healthz says 503 for drain (probes stop sending visitors), then shutdownTimeout for pages.
+const drain, shutdownTimeout = 2 * time.Second, 5 * time.Second
+
+// options are what main makes for the connection and the pages.
 type options struct {
 	log     *slog.Logger          // where the page logs
 	metrics prometheus.Registerer // where the client interceptor counts
 	tracer  trace.TracerProvider  // from tracing.Start
 }
 
-// newConn returns the process's one connection to Recommendations at
-// target (host:port): to every address the name resolves to, in turn.
-func newConn(target string, o options, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
-	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()), // TLS: chapter 6
-		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}]}`),
-		grpc.WithDisableServiceConfig(), // not DNS's: the settings are all here
-		grpc.WithConnectParams(grpc.ConnectParams{MinConnectTimeout: 5 * time.Second, Backoff: backoff.Config{
-			BaseDelay: 250 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second}}),
-		// Metrics count each call as the Marketplace saw it, including
-		// those that never reached a server; tracing, inside, gives each
-		// call a span in the page's trace and sends the trace context.
-		grpc.WithChainUnaryInterceptor(interceptors.NewClientMetrics(o.metrics).UnaryClient(), tracing.UnaryClient(o.tracer)),
-	}
-	return grpc.NewClient("dns:///"+target, append(opts, extra...)...)
-}
-
-// newHandler returns the Marketplace's routes: the homepage, traced, and
-// /healthz, which is not: probes are not traffic.
-func newHandler(conn *grpc.ClientConn, o options) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.Handle("/", tracing.Handler(o.tracer, marketplace.New(pb.NewRecommendationsClient(conn), marketplace.Options{Logger: o.log})))
-	return mux
-}
-
 func main() {
-	addr := flag.String("addr", ":5000", "HTTP listen address")
+	fs := flag.NewFlagSet("marketplace", flag.ContinueOnError)
+	addr := fs.String("addr", ":5000", "HTTP listen address")
 	var target string
-	flag.Func("recommendations", "`host:port` of Recommendations, instead of $"+marketplace.HostEnv+":"+marketplace.Port,
+	fs.Func("recommendations", "`host:port` of the Recommendations service, instead of $"+marketplace.HostEnv+":"+marketplace.Port,
 		func(s string) error { target = s; return marketplace.CheckTarget(s) })
-	metricsAddr := flag.String("metrics-addr", ":9091", "HTTP listen address of the Prometheus metrics, at /metrics")
+	metricsAddr := fs.String("metrics-addr", ":9091", "HTTP listen address of the Prometheus metrics, at /metrics")
 	var level slog.Level
-	flag.TextVar(&level, "log-level", slog.LevelInfo, "log at this level and above: debug, info, warn or error")
-	flag.Parse()
-
-	log := newLogger(level)
+	fs.TextVar(&level, "log-level", slog.LevelInfo, "log at this level and above: debug, info, warn or error")
+	parseFlags(fs, os.Args[1:], func() (err error) {
+		if target == "" { // no -recommendations: the environment decides
+			target, err = marketplace.Target(os.Getenv)
+		}
+		return err
+	})
+	log := newLogger(level) // JSON lines for a log collector, text at a terminal
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var err error
-	if target == "" { // no -recommendations: the environment decides
-		target, err = marketplace.Target(os.Getenv)
-	}
-	tp, flush, terr := tracing.Start(ctx, "marketplace", os.Getenv)
+	tp, flush, err := tracing.Start(ctx, "marketplace", os.Getenv)
+	reg := prometheus.NewRegistry() // with the Go runtime's and the process's metrics
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	o := options{log: log, metrics: reg, tracer: tp}
+	conn, cerr := newConn("dns:///"+target, o) // one, shared by every page, to every address of the name
 	lis, lerr := net.Listen("tcp", *addr)
 	mlis, merr := net.Listen("tcp", *metricsAddr)
-	if err = errors.Join(err, terr, lerr, merr); err != nil {
+	if err = errors.Join(err, cerr, lerr, merr); err != nil {
 		log.Error("start", "err", err)
 		os.Exit(1)
 	}
-	defer flush() // export the spans still queued
-	reg := prometheus.NewRegistry()
-	o := options{log: log, metrics: reg, tracer: tp}
-	conn, err := newConn(target, o) // connects at the first call, and again after failures
-	if err != nil {
-		log.Error("connect", "err", err)
-		os.Exit(1)
-	}
-	defer conn.Close() // after the pages in flight
-
-	// The metrics, with the Go runtime's and the process's, on their port.
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	metricsSrv := newHTTPServer(mux)
+	defer flush() // export the spans still queued, after conn.Close
+	defer conn.Close()
+	metricsSrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 	go func() { _ = metricsSrv.Serve(mlis) }() // returns when Close closes it
-
-	srv := newHTTPServer(newHandler(conn, o))
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
+	var draining atomic.Bool
+	srv := &http.Server{ // no bounds by default: a client that trickles, or idles, holds on for ever
+		Handler:           newHandler(conn, o, &draining),
+		ReadHeaderTimeout: 5 * time.Second,  // Slowloris
+		ReadTimeout:       10 * time.Second, // the pages take no body
+		WriteTimeout:      10 * time.Second, // a page waits ~1 s for books
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    16 << 10, // a visitor's headers are a few hundred bytes
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 	log.Info("serving HTTP", "addr", lis.Addr().String(), "url", marketplace.URL(lis.Addr()), "recommendations", target)
 	log.Info("serving metrics", "addr", mlis.Addr().String(), "path", "/metrics")
-	select {
-	case err := <-served: // the listener broke
-		log.Error("serve", "err", err)
-		os.Exit(1)
-	case <-ctx.Done():
-	}
-	// The pages in flight may finish, for five seconds at most.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	go func() {
+		if err := srv.Serve(lis); err != http.ErrServerClosed { // Shutdown's: else the listener broke
+			log.Error("serve", "err", err)
+			os.Exit(1)
+		}
+	}()
+	<-ctx.Done()
+	draining.Store(true) // probes read 503 a moment before the listener closes
+	time.Sleep(drain)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		log.Warn("stopped the pages still running after 5s", "err", err)
+	if err := srv.Shutdown(shutdownCtx); err != nil { // pages in flight finish; past the bound, Close cuts them
+		log.Warn("stopped after the shutdown timeout", "timeout", shutdownTimeout, "err", err)
+		_ = srv.Close()
 	}
 	_ = metricsSrv.Close()
 	log.Info("stopped")
 }
 
-// newHTTPServer bounds how long a client may take over a request and keep a
-// connection, and how large its headers may be.
-func newHTTPServer(h http.Handler) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+// newConn creates the process's one connection to target, extra options last. It does
+// no I/O: it connects at the first call and reconnects by itself, as Recommendations comes and goes.
+func newConn(target string, o options, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
+	// gRPC's backoff grows to 2 minutes; a refused attempt is cheap: retry each ~1 s.
+	params := grpc.ConnectParams{
+		Backoff:           backoff.Config{BaseDelay: 250 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+		MinConnectTimeout: 5 * time.Second, // an attempt neither accepted nor refused: 5 s, not 20
+	}
+	opts := append([]grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()), // TLS: chapter 6
+		grpc.WithConnectParams(params),
+		// round_robin: a connection to each address, each call on the next one.
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}]}`),
+		// Ping after 20 s of silence (the server allows 10): drops vanished replicas.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
+		// Settings from this code only, not from a DNS TXT record someone else could change.
+		grpc.WithDisableServiceConfig(),
+		// Metrics count each call as this side saw it; tracing, inside, gives it a span in the page's trace.
+		grpc.WithChainUnaryInterceptor(interceptors.NewClientMetrics(o.metrics).UnaryClient(), tracing.UnaryClient(o.tracer)),
+	}, extra...)
+	return grpc.NewClient(target, opts...)
 }
 
-// newLogger logs key=value text to a terminal, JSON lines otherwise (in a
-// container, for a log collector).
-func newLogger(level slog.Level) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-		return slog.New(slog.NewTextHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+// newHandler returns the homepage, traced and fed by Recommendations over conn, and /healthz
+// for probes, not traced: 503 once draining, else 200 without asking Recommendations (the page
+// works without it; failing probes when it is down would take the site down).
+func newHandler(conn *grpc.ClientConn, o options, draining *atomic.Bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if draining.Load() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.Handle("/", tracing.Handler(o.tracer, marketplace.New(pb.NewRecommendationsClient(conn), marketplace.Options{Logger: o.log})))
+	return mux
 }

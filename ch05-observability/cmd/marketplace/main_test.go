@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,10 +44,10 @@ func newPage(t *testing.T, target string, o options) http.Handler {
 		require.NoError(t, err)
 		o.tracer = tp
 	}
-	conn, err := newConn(target, o)
+	conn, err := newConn("dns:///"+target, o)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
-	return newHandler(conn, o)
+	return newHandler(conn, o, new(atomic.Bool))
 }
 
 // The series' homepage behaviours, through the handler and connection main

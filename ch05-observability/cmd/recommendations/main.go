@@ -1,7 +1,6 @@
-// Command recommendations is the Recommendations service of chapter 5:
-// chapter 4's bounded service with interceptors that trace, log, count and
-// survive every call, and Prometheus metrics at /metrics on -metrics-addr,
-// never on the public port.
+// Command recommendations is chapter 5's Recommendations service: chapter 4's, with
+// interceptors that trace, log, count and survive every call, and Prometheus metrics at
+// /metrics on -metrics-addr, never on the public port.
 //
 //	go run ./ch05-observability/cmd/recommendations   # gRPC on :50051, metrics on :9090
 package main
@@ -35,107 +34,117 @@ import (
 	"github.com/gobookstore/grpc-microservices-go/ch05-observability/tracing"
 )
 
-// options are what newServer takes from main.
+// options are what the flags set, and what main makes for the chain.
 type options struct {
-	seed    uint64                // 0 picks books at random, any other value repeatably
-	log     *slog.Logger          // where the chain logs
-	metrics prometheus.Registerer // where the chain counts
-	tracer  trace.TracerProvider  // from tracing.Start
+	addr        string                // the gRPC listen address
+	seed        uint64                // makes the picks repeatable; 0 picks a random seed
+	metricsAddr string                // the HTTP listen address of /metrics
+	log         *slog.Logger          // where the chain logs
+	metrics     prometheus.Registerer // where the chain counts
+	tracer      trace.TracerProvider  // from tracing.Start
 }
 
-type server struct {
-	grpc   *grpc.Server
-	health *health.Server
-}
-
-// newServer builds the server main serves, and the tests too.
-func newServer(o options) server {
-	metrics := interceptors.NewServerMetrics(o.metrics)
-	s := server{grpc.NewServer(
-		// Chapter 4's bounds: no client holds the server's memory or its
-		// connections for long (see chapter 4 for each one's reason).
-		grpc.ConnectionTimeout(5*time.Second),
-		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute, MaxConnectionAge: 30 * time.Second,
-			MaxConnectionAgeGrace: 10 * time.Second, Time: time.Minute, Timeout: 20 * time.Second}),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.MaxConcurrentStreams(100),
-		grpc.MaxRecvMsgSize(16<<10),
-		grpc.MaxHeaderListSize(8<<10),
-		grpc.InitialWindowSize(64<<10), grpc.InitialConnWindowSize(64<<10),
-		// The chain, outermost first:
-		//  1. tracing puts the call's span in the context, so that what
-		//     follows can name the trace;
-		//  2. logging sees every call from first to last, with its final
-		//     code and its whole duration;
-		//  3. metrics count that same outcome;
-		//  4. recovery, innermost, turns a panic into INTERNAL before
-		//     metrics and logging see it, so a panic is counted and logged
-		//     as the error the caller got, and the server keeps serving.
-		grpc.ChainUnaryInterceptor(tracing.UnaryServer(o.tracer), interceptors.UnaryServerLogging(o.log),
-			metrics.UnaryServer(), interceptors.UnaryServerRecovery(o.log)),
-	), health.NewServer()}
-	pb.RegisterRecommendationsServer(s.grpc, recommendations.NewServer(catalog.NewRecommender(catalog.Seeded(o.seed))))
-	healthpb.RegisterHealthServer(s.grpc, s.health)
-	reflection.Register(s.grpc)
-	return s
-}
+// At a stop: NOT_SERVING for drain (watchers stop sending), then shutdownTimeout for calls in flight.
+const drain, shutdownTimeout = 2 * time.Second, 5 * time.Second
 
 func main() {
-	addr := flag.String("addr", ":50051", "gRPC listen address")
-	seed := flag.Uint64("seed", 0, "seed for the book picks, to make them repeatable (0 picks a random seed)")
-	metricsAddr := flag.String("metrics-addr", ":9090", "HTTP listen address of the Prometheus metrics, at /metrics")
+	var o options
+	fs := flag.NewFlagSet("recommendations", flag.ContinueOnError)
+	fs.StringVar(&o.addr, "addr", ":50051", "gRPC listen address")
+	fs.Uint64Var(&o.seed, "seed", 0, "seed for the book picks, to make them repeatable (0 picks a random seed)")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", ":9090", "HTTP listen address of the Prometheus metrics, at /metrics")
 	var level slog.Level
-	flag.TextVar(&level, "log-level", slog.LevelInfo, "log at this level and above: debug (every call), info, warn or error")
-	flag.Parse()
-
-	log := newLogger(level)
+	fs.TextVar(&level, "log-level", slog.LevelInfo, "log at this level and above: debug (every call), info, warn or error")
+	parseFlags(fs, os.Args[1:])
+	log := newLogger(level) // JSON lines for a log collector, text at a terminal
+	// SIGINT (Ctrl+C) and SIGTERM (docker stop, kubectl delete) start a stop.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	tp, flush, err := tracing.Start(ctx, "recommendations", os.Getenv)
-	lis, lerr := net.Listen("tcp", *addr)
-	mlis, merr := net.Listen("tcp", *metricsAddr)
+	lis, lerr := net.Listen("tcp", o.addr)
+	mlis, merr := net.Listen("tcp", o.metricsAddr)
 	if err = errors.Join(err, lerr, merr); err != nil {
 		log.Error("start", "err", err)
 		os.Exit(1)
 	}
-	defer flush() // export the spans still queued
-
+	defer flush()                   // export the spans still queued
 	reg := prometheus.NewRegistry() // with the Go runtime's and the process's metrics
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	metricsSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+	metricsSrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 	go func() { _ = metricsSrv.Serve(mlis) }() // returns when Close closes it
-
-	s := newServer(options{seed: *seed, log: log, metrics: reg, tracer: tp})
-	served := make(chan error, 1)
-	go func() { served <- s.grpc.Serve(lis) }()
+	o.log, o.metrics, o.tracer = log, reg, tp
+	s := newServer(o)
 	log.Info("serving gRPC", "addr", lis.Addr().String())
 	log.Info("serving metrics", "addr", mlis.Addr().String(), "path", "/metrics")
-	select {
-	case err := <-served: // the listener broke
-		log.Error("serve", "err", err)
-		os.Exit(1)
-	case <-ctx.Done():
-	}
-	// NOT_SERVING, then the calls in flight may finish for 5s at most.
-	s.health.Shutdown()
-	timer := time.AfterFunc(5*time.Second, s.grpc.Stop)
-	s.grpc.GracefulStop()
-	if !timer.Stop() {
-		log.Warn("stopped the calls still running after 5s")
+	go func() {
+		if err := s.Serve(lis); err != nil { // nil once stopped: else the listener broke
+			log.Error("serve", "err", err)
+			os.Exit(1)
+		}
+	}()
+	<-ctx.Done()
+	if s.stop(time.After(drain), shutdownTimeout) { // asked for: exit code 0 either way
+		log.Info("stopped")
+	} else {
+		log.Warn("shutdown timeout: cut the calls still in flight", "timeout", shutdownTimeout)
 	}
 	_ = metricsSrv.Close()
-	log.Info("stopped")
 }
 
-// newLogger logs key=value text to a terminal, JSON lines otherwise (in a
-// container, for a log collector).
-func newLogger(level slog.Level) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+// server is the gRPC server and its health service, NOT_SERVING at a stop.
+type server struct {
+	*grpc.Server
+	health *health.Server
+}
+
+// stop says NOT_SERVING, waits for drained, then stops gracefully (new calls refused, those in
+// flight finish). GracefulStop waits for every handler, even after Stop, so it runs aside: past
+// timeout, Stop cuts the connections and stop returns without it. It reports if none was cut.
+func (s *server) stop(drained <-chan time.Time, timeout time.Duration) (graceful bool) {
+	s.health.Shutdown()
+	<-drained
+	stopped := make(chan struct{})
+	go func() { s.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+		return true
+	case <-time.After(timeout):
+		s.Stop()
+		return false
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+// newServer returns the server main serves (tests too), bounded so that a few idle or hostile
+// clients cannot lock others out: each connection, call and message, not their number.
+func newServer(o options) *server {
+	s := grpc.NewServer(
+		grpc.ConnectionTimeout(5*time.Second), // a connection that never speaks: closed after 5 s
+		// No call for 5 min: closed. After 30 s, a GOAWAY: the client reconnects and looks the name
+		// up again, so new replicas get calls; calls get 10 s more. Silent a minute: pinged, and
+		// closed if no answer in 20 s.
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute, MaxConnectionAge: 30 * time.Second,
+			MaxConnectionAgeGrace: 10 * time.Second, Time: time.Minute, Timeout: 20 * time.Second}),
+		// Pings every 10 s at most, even with no call open (the Marketplace's connection idles).
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		// At most 100 calls at once per connection; more are refused.
+		grpc.MaxConcurrentStreams(100),
+		// A request is a few bytes, its headers a few hundred (defaults: 4 and 16 MB).
+		grpc.MaxRecvMsgSize(16<<10), grpc.MaxHeaderListSize(8<<10),
+		// Fixed 64 KB flow-control windows: what a client may send ahead stays small.
+		grpc.InitialWindowSize(64<<10), grpc.InitialConnWindowSize(64<<10),
+		// The chain, outermost first: tracing puts the call's span in the context (what follows
+		// names the trace); logging and metrics see each call whole, with its final code;
+		// recovery, innermost, turns a panic into INTERNAL before they see it, and serving goes on.
+		grpc.ChainUnaryInterceptor(tracing.UnaryServer(o.tracer), interceptors.UnaryServerLogging(o.log),
+			interceptors.NewServerMetrics(o.metrics).UnaryServer(), interceptors.UnaryServerRecovery(o.log)),
+	)
+	books := catalog.NewRecommender(catalog.Seeded(o.seed))
+	pb.RegisterRecommendationsServer(s, recommendations.NewServer(books))
+	// Health: SERVING for the whole server ("") and for Recommendations.
+	h := health.NewServer()
+	h.SetServingStatus(pb.Recommendations_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(s, h)
+	reflection.Register(s) // grpcurl lists and calls the services; no channelz here
+	return &server{Server: s, health: h}
 }

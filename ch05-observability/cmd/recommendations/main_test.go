@@ -16,7 +16,6 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
@@ -29,11 +28,8 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// start serves newServer(o) over bufconn, with the echo service added to
-// the same server (so its chain is the one main builds), and returns a
-// connection to it.
-func start(t *testing.T, o options) *grpc.ClientConn {
-	t.Helper()
+// defaults fills what o leaves out as main would, logging nowhere.
+func defaults(t *testing.T, o options) options {
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
 	}
@@ -43,16 +39,24 @@ func start(t *testing.T, o options) *grpc.ClientConn {
 	if o.tracer == nil {
 		o.tracer = tracingOff(t)
 	}
-	s := newServer(o)
-	echopb.RegisterEchoServer(s.grpc, echoServer{})
+	return o
+}
+
+// start serves newServer(o) over bufconn, with the echo service added to
+// the same server (so its chain is the one main builds), and returns a
+// connection to it.
+func start(t *testing.T, o options) *grpc.ClientConn {
+	t.Helper()
+	s := newServer(defaults(t, o))
+	echopb.RegisterEchoServer(s, echoServer{})
 	lis := bufconn.Listen(1 << 20)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = s.grpc.Serve(lis)
+		_ = s.Serve(lis)
 	}()
 	t.Cleanup(func() {
-		s.grpc.Stop()
+		s.Stop()
 		<-done
 	})
 	return grpctest.NewClient(t, lis)
@@ -70,13 +74,6 @@ func TestRecommend(t *testing.T) {
 	booksuite.Recommend(t, func(t *testing.T) pb.RecommendationsClient {
 		return pb.NewRecommendationsClient(start(t, options{}))
 	})
-}
-
-// Chapter 4's health service is there, and says SERVING.
-func TestHealth(t *testing.T) {
-	resp, err := healthpb.NewHealthClient(start(t, options{})).Check(grpctest.Context(t), &healthpb.HealthCheckRequest{})
-	require.NoError(t, err)
-	assert.Equal(t, healthpb.HealthCheckResponse_SERVING, resp.GetStatus())
 }
 
 // echoServer echoes, and panics on "panic": a handler that panics, on the

@@ -46,7 +46,8 @@ func serve(t *testing.T, o options, extra ...grpc.ServerOption) (string, *grpc.S
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(lis) }()
 	t.Cleanup(func() {
-		assert.NoError(t, shutdown(s, g, time.Second))
+		_, err := shutdown(s, g, time.Second)
+		assert.NoError(t, err)
 		assert.NoError(t, testwait.Recv(t, served, "Serve to return"))
 	})
 	return lis.Addr().String(), s, g
@@ -215,9 +216,9 @@ func TestSilentAndIdleConnectionsAreClosed(t *testing.T) {
 
 // Shutdown is bounded in every mode: a call stuck in the event loop (a
 // wait of MaxSleep) is cut at the bound, its wait ends with its call (the
-// handler returns CANCELLED, not OK), and the loop stops. grpc-go's Stop
-// waits for the handlers to return, so a wait that ignored its call would
-// hold the shutdown for all of MaxSleep.
+// handler returns CANCELLED, not OK), and the loop stops. shutdown gives
+// the cancelled handlers a second bound to return, not for ever: a wait
+// that ignored its call would be left behind, not waited for.
 func TestShutdownCutsAStuckEventLoopCallAtTheBound(t *testing.T) {
 	lines := make(chan string, 4)
 	o := defaults(greeter.EventLoop)
@@ -242,7 +243,11 @@ func TestShutdownCutsAStuckEventLoopCallAtTheBound(t *testing.T) {
 	assert.Equal(t, "Handling request", testwait.Recv(t, lines, "the loop to begin the call's wait"))
 
 	done := make(chan error, 1)
-	go func() { done <- shutdown(s, g, 500*time.Millisecond) }()
+	go func() {
+		graceful, err := shutdown(s, g, 500*time.Millisecond)
+		assert.False(t, graceful, "the stuck call was cut")
+		done <- err
+	}()
 	assert.NoError(t, testwait.Recv(t, done, "shutdown to return"), "the loop stopped within the bound")
 	assert.Error(t, testwait.Recv(t, call, "the stuck call to end"))
 	assert.NoError(t, testwait.Recv(t, served, "Serve to return"))
