@@ -154,11 +154,12 @@ func TestManifestsAgreeWithTheCode(t *testing.T) {
 			require.NotNil(t, c.SecurityContext)
 			assert.Equal(t, ptr(true), c.SecurityContext.ReadOnlyRootFilesystem)
 			assert.Equal(t, ptr(false), c.SecurityContext.AllowPrivilegeEscalation)
-			// The grace period outlasts the binary's own shutdown timeout,
-			// so Kubernetes never kills a pod that is still stopping cleanly.
+			// The grace period outlasts the binary's own stop (its drain,
+			// then its shutdown timeout), so Kubernetes never kills a pod
+			// that is still stopping cleanly.
 			require.NotNil(t, pod.Spec.TerminationGracePeriodSeconds)
 			grace := time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
-			assert.Greater(t, grace, shutdownTimeout(t, name))
+			assert.Greater(t, grace, stopBound(t, name))
 		})
 	}
 	require.NotNil(t, deployments["marketplace"].Spec.Replicas)
@@ -184,16 +185,21 @@ func TestManifestsAgreeWithTheCode(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-// shutdownTimeout reads a binary's shutdown timeout from its main.go.
-func shutdownTimeout(t *testing.T, cmd string) time.Duration {
+// stopBound reads how long a binary may take to stop from its main.go:
+// the drain after it reports NOT_SERVING, plus its shutdown timeout.
+func stopBound(t *testing.T, cmd string) time.Duration {
 	t.Helper()
 	src, err := os.ReadFile("../cmd/" + cmd + "/main.go")
 	require.NoError(t, err)
-	m := regexp.MustCompile(`const shutdownTimeout = (\d+) \* time\.Second`).FindSubmatch(src)
-	require.NotNil(t, m, "no shutdownTimeout in cmd/%s/main.go", cmd)
-	n, err := strconv.Atoi(string(m[1]))
-	require.NoError(t, err)
-	return time.Duration(n) * time.Second
+	m := regexp.MustCompile(`const drain, shutdownTimeout = (\d+) \* time\.Second, (\d+) \* time\.Second`).FindSubmatch(src)
+	require.NotNil(t, m, "no drain and shutdownTimeout in cmd/%s/main.go", cmd)
+	var total time.Duration
+	for _, n := range m[1:] {
+		secs, err := strconv.Atoi(string(n))
+		require.NoError(t, err)
+		total += time.Duration(secs) * time.Second
+	}
+	return total
 }
 
 // selectorOf returns the labels among pod that selector names.

@@ -87,7 +87,7 @@ func main() {
 		os.Exit(2)
 	}
 
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})) // JSON lines, for a log collector
+	log := newLogger(level) // JSON lines for a log collector, text at a terminal
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	reg := prometheus.NewRegistry() // with the Go runtime's and the process's metrics
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -103,7 +103,7 @@ func main() {
 	flag.TextVar(&level, "log-level", slog.LevelInfo, "log at this level and above: debug (every call), info, warn or error")
 	flag.Parse()
 
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})) // JSON lines, for a log collector
+	log := newLogger(level) // JSON lines for a log collector, text at a terminal
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	reg := prometheus.NewRegistry() // with the Go runtime's and the process's metrics
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
