@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -66,26 +65,26 @@ func newHandler(conn *grpc.ClientConn, o options) http.Handler {
 }
 
 func main() {
+	fs := flag.NewFlagSet("marketplace", flag.ContinueOnError)
 	var files tlsconfig.Files
-	addr := flag.String("addr", ":5000", "HTTP listen address")
-	target := flag.String("recommendations", "", "`host:port` of Recommendations, instead of $"+marketplace.HostEnv+":"+marketplace.Port)
-	metricsAddr := flag.String("metrics-addr", ":9091", "HTTP listen address of the Prometheus metrics, at /metrics")
-	drain := flag.Duration("drain", 3*time.Second, "after SIGTERM, how long /healthz says 503 before the server stops taking pages")
-	timeout := flag.Duration("shutdown-timeout", 30*time.Second, "then how long pages in flight may take to finish")
-	flag.StringVar(&files.CA, "tls-ca", "", "CA certificate `FILE` (PEM) that signs the server's certificate; turns TLS on")
-	flag.StringVar(&files.Cert, "tls-cert", "", "client certificate `FILE` (PEM) to present for mTLS; needs -tls-ca")
-	flag.StringVar(&files.Key, "tls-key", "", "private key `FILE` (PEM) of -tls-cert")
+	addr := fs.String("addr", ":5000", "HTTP listen address")
+	var target string
+	fs.Func("recommendations", "`host:port` of Recommendations, instead of $"+marketplace.HostEnv+":"+marketplace.Port,
+		func(s string) error { target = s; return marketplace.CheckTarget(s) })
+	metricsAddr := fs.String("metrics-addr", ":9091", "HTTP listen address of the Prometheus metrics, at /metrics")
+	drain := fs.Duration("drain", 3*time.Second, "after SIGTERM, how long /healthz says 503 before the server stops taking pages")
+	timeout := fs.Duration("shutdown-timeout", 30*time.Second, "then how long pages in flight may take to finish")
+	fs.StringVar(&files.CA, "tls-ca", "", "CA certificate `FILE` (PEM) that signs the server's certificate; turns TLS on")
+	fs.StringVar(&files.Cert, "tls-cert", "", "client certificate `FILE` (PEM) to present for mTLS; needs -tls-ca")
+	fs.StringVar(&files.Key, "tls-key", "", "private key `FILE` (PEM) of -tls-cert")
 	var level slog.Level
-	flag.TextVar(&level, "log-level", slog.LevelInfo, "log at this level and above: debug, info, warn or error")
-	flag.Parse()
-	err := marketplace.CheckTarget(*target)
-	if *target == "" { // no -recommendations: the environment decides
-		*target, err = marketplace.Target(os.Getenv)
-	}
-	if err != nil { // a usage error, as the flag package reports them
-		fmt.Fprintln(os.Stderr, "marketplace:", err)
-		os.Exit(2)
-	}
+	fs.TextVar(&level, "log-level", slog.LevelInfo, "log at this level and above: debug, info, warn or error")
+	parseFlags(fs, os.Args[1:], func() (err error) {
+		if target == "" { // no -recommendations: the environment decides
+			target, err = marketplace.Target(os.Getenv)
+		}
+		return err
+	})
 
 	log := newLogger(level) // JSON lines for a log collector, text at a terminal
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -97,7 +96,7 @@ func main() {
 	o := options{log: log, metrics: reg, tracer: tp, draining: new(atomic.Bool)}
 	creds, err := tlsconfig.Client(files, log) // its renewals are logged too
 	exitIf(log, "start", err)
-	conn, err := newConn(*target, creds, o) // connects at the first call, and again after failures
+	conn, err := newConn(target, creds, o) // connects at the first call, and again after failures
 	exitIf(log, "start", err)
 	lis, err := net.Listen("tcp", *addr)
 	exitIf(log, "start", err)
@@ -111,7 +110,7 @@ func main() {
 			exitIf(log, "serve", err)
 		}
 	}()
-	log.Info("serving HTTP", "addr", lis.Addr().String(), "url", marketplace.URL(lis.Addr()), "recommendations", *target,
+	log.Info("serving HTTP", "addr", lis.Addr().String(), "url", marketplace.URL(lis.Addr()), "recommendations", target,
 		"tls", files.CA != "", "mtls", files.Cert != "", "metrics", mlis.Addr().String())
 	<-ctx.Done()
 	stop() // from now on a second Ctrl+C or SIGTERM ends the process at once

@@ -89,19 +89,20 @@ func (s server) stop(drained <-chan time.Time, timeout time.Duration) (graceful 
 }
 
 func main() {
+	fs := flag.NewFlagSet("recommendations", flag.ContinueOnError)
 	var files tlsconfig.Files
-	addr := flag.String("addr", ":50051", "gRPC listen address")
-	seed := flag.Uint64("seed", 0, "seed for the book picks, to make them repeatable (0 picks a random seed)")
-	metricsAddr := flag.String("metrics-addr", ":9090", "HTTP listen address of the Prometheus metrics, at /metrics")
-	healthAddr := flag.String("health-addr", "", "plaintext listen address of gRPC health alone, for probes without a certificate")
-	drain := flag.Duration("drain", 3*time.Second, "after SIGTERM, how long health says NOT_SERVING before the server stops taking calls")
-	timeout := flag.Duration("shutdown-timeout", 30*time.Second, "then how long calls in flight may take to finish")
-	flag.StringVar(&files.Cert, "tls-cert", "", "server certificate `FILE` (PEM); with -tls-key, turns TLS on")
-	flag.StringVar(&files.Key, "tls-key", "", "private key `FILE` (PEM) of -tls-cert")
-	flag.StringVar(&files.CA, "tls-ca", "", "CA certificate `FILE` (PEM) that signs client certificates; requires them (mTLS)")
+	addr := fs.String("addr", ":50051", "gRPC listen address")
+	seed := fs.Uint64("seed", 0, "seed for the book picks, to make them repeatable (0 picks a random seed)")
+	metricsAddr := fs.String("metrics-addr", ":9090", "HTTP listen address of the Prometheus metrics, at /metrics")
+	healthAddr := fs.String("health-addr", "", "plaintext listen address of gRPC health alone, for probes without a certificate")
+	drain := fs.Duration("drain", 3*time.Second, "after SIGTERM, how long health says NOT_SERVING before the server stops taking calls")
+	timeout := fs.Duration("shutdown-timeout", 30*time.Second, "then how long calls in flight may take to finish")
+	fs.StringVar(&files.Cert, "tls-cert", "", "server certificate `FILE` (PEM); with -tls-key, turns TLS on")
+	fs.StringVar(&files.Key, "tls-key", "", "private key `FILE` (PEM) of -tls-cert")
+	fs.StringVar(&files.CA, "tls-ca", "", "CA certificate `FILE` (PEM) that signs client certificates; requires them (mTLS)")
 	var level slog.Level
-	flag.TextVar(&level, "log-level", slog.LevelInfo, "log at this level and above: debug (every call), info, warn or error")
-	flag.Parse()
+	fs.TextVar(&level, "log-level", slog.LevelInfo, "log at this level and above: debug (every call), info, warn or error")
+	parseFlags(fs, os.Args[1:])
 
 	log := newLogger(level) // JSON lines for a log collector, text at a terminal
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
