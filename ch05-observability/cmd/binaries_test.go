@@ -5,7 +5,6 @@
 package cmd_test
 
 import (
-	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,7 +16,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,6 +29,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
+	"github.com/gobookstore/grpc-microservices-go/internal/otlptest"
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
 	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
 )
@@ -44,31 +43,6 @@ var (
 	servingHTTP    = regexp.MustCompile(`"msg":"serving HTTP",.*"url":"([^"]+)"`)
 	servingMetrics = regexp.MustCompile(`"msg":"serving metrics","addr":"([^"]+)"`)
 )
-
-// collector is an OTLP trace collector, as Jaeger or the OpenTelemetry
-// Collector run one: it keeps every span, by the service that sent it.
-type collector struct {
-	coltracepb.UnimplementedTraceServiceServer
-	mu    sync.Mutex
-	spans map[string][]*tracepb.Span
-}
-
-func (c *collector) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, rs := range req.GetResourceSpans() {
-		var service string
-		for _, a := range rs.GetResource().GetAttributes() {
-			if a.GetKey() == "service.name" {
-				service = a.GetValue().GetStringValue()
-			}
-		}
-		for _, ss := range rs.GetScopeSpans() {
-			c.spans[service] = append(c.spans[service], ss.GetSpans()...)
-		}
-	}
-	return &coltracepb.ExportTraceServiceResponse{}, nil
-}
 
 // scrape fetches url and parses it as Prometheus' text format, as
 // Prometheus does.
@@ -97,7 +71,7 @@ func TestFromOutside(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs real processes")
 	}
-	c := &collector{spans: map[string][]*tracepb.Span{}}
+	c := otlptest.NewCollector()
 	env := "OTEL_EXPORTER_OTLP_ENDPOINT=http://" + grpctest.ServeLoopback(t, func(s grpc.ServiceRegistrar) { coltracepb.RegisterTraceServiceServer(s, c) })
 	bins := proctest.Build(t, pkg+"recommendations", pkg+"marketplace")
 	rec := proctest.Start(t, bins[0], []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-log-level", "debug"}, env)
@@ -123,12 +97,11 @@ func TestFromOutside(t *testing.T) {
 	require.Equal(t, 0, mkt.Signal(t, syscall.SIGTERM), mkt.Output())
 	require.Equal(t, 0, rec.Signal(t, syscall.SIGTERM), rec.Output())
 
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	require.Len(t, c.spans["marketplace"], 7, "a page and a call, three times, and the 404 of /metrics")
-	require.Len(t, c.spans["recommendations"], 3)
+	spans := c.All()
+	require.Len(t, spans["marketplace"], 7, "a page and a call, three times, and the 404 of /metrics")
+	require.Len(t, spans["recommendations"], 3)
 	byID := map[string]*tracepb.Span{}
-	for _, s := range append(c.spans["marketplace"], c.spans["recommendations"]...) {
+	for _, s := range append(spans["marketplace"], spans["recommendations"]...) {
 		byID[hex.EncodeToString(s.GetSpanId())] = s
 	}
 	var logged int
@@ -144,7 +117,7 @@ func TestFromOutside(t *testing.T) {
 		// The log line leads to the trace: the server's span, its parent
 		// the call in the Marketplace, its parent the page, all one trace.
 		var handled *tracepb.Span
-		for _, s := range c.spans["recommendations"] {
+		for _, s := range spans["recommendations"] {
 			if hex.EncodeToString(s.GetTraceId()) == l.TraceID {
 				handled = s
 			}

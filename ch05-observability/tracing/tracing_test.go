@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -24,47 +23,23 @@ import (
 	"github.com/gobookstore/grpc-microservices-go/ch05-observability/recommendations"
 	"github.com/gobookstore/grpc-microservices-go/ch05-observability/tracing"
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
+	"github.com/gobookstore/grpc-microservices-go/internal/otlptest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// collector is an OTLP trace collector that keeps every span, by the name
-// of the service that sent it.
-type collector struct {
-	coltracepb.UnimplementedTraceServiceServer
-	mu    sync.Mutex
-	spans map[string][]*tracepb.Span
-}
-
-func (c *collector) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, rs := range req.GetResourceSpans() {
-		var service string
-		for _, a := range rs.GetResource().GetAttributes() {
-			if a.GetKey() == "service.name" {
-				service = a.GetValue().GetStringValue()
-			}
-		}
-		for _, ss := range rs.GetScopeSpans() {
-			c.spans[service] = append(c.spans[service], ss.GetSpans()...)
-		}
-	}
-	return &coltracepb.ExportTraceServiceResponse{}, nil
-}
 
 // bookstore is both services in one test, each with the tracing that
 // tracing.Start configures from env (plus OTEL_EXPORTER_OTLP_ENDPOINT
 // naming a collector the test serves), as the two binaries would be.
 type bookstore struct {
-	col   *collector
+	col   *otlptest.Collector
 	page  http.Handler
 	flush func()      // exports every span, as both binaries do when they stop
 	seen  chan string // the traceparent each call brought to Recommendations
 }
 
 func newBookstore(t *testing.T, env map[string]string) *bookstore {
-	b := &bookstore{col: &collector{spans: map[string][]*tracepb.Span{}}, seen: make(chan string, 100)}
+	b := &bookstore{col: otlptest.NewCollector(), seen: make(chan string, 100)}
 	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://" + grpctest.ServeLoopback(t, func(s grpc.ServiceRegistrar) {
 		coltracepb.RegisterTraceServiceServer(s, b.col)
 	})
@@ -103,9 +78,7 @@ func (b *bookstore) get(t *testing.T, header ...string) string {
 // spans returns what the collector received, once both services flushed.
 func (b *bookstore) spans() map[string][]*tracepb.Span {
 	b.flush()
-	b.col.mu.Lock()
-	defer b.col.mu.Unlock()
-	return b.col.spans
+	return b.col.All()
 }
 
 // One page is one trace across both services, through an OTLP collector:
