@@ -90,6 +90,23 @@ func rawCall(t *testing.T, addr string) (*rawh2.Conn, uint32) {
 	return conn, id
 }
 
+// The server closes every connection after MaxConnectionAge (30 s),
+// politely: a GOAWAY, after which a client reconnects and looks the name up
+// again, so new replicas get their share of calls.
+func TestConnectionsAreClosedWhenOld(t *testing.T) {
+	t.Parallel()
+	recBin, _, _ := binaries(t)
+	_, addr := startRecommendations(t, recBin)
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	conn, err := rawh2.Open(c, time.Now().Add(2*time.Minute))
+	require.NoError(t, err)
+	defer conn.Close()
+	seen, err := conn.AwaitGoAway()
+	require.NoError(t, err, "no GOAWAY on a connection older than MaxConnectionAge")
+	assert.True(t, seen.GoAway)
+}
+
 // SIGTERM first turns health NOT_SERVING, and for -drain the server still
 // takes calls, so that whoever watches health stops sending work before
 // the listener closes. (A second signal then ends the process at once.)

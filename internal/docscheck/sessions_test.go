@@ -217,14 +217,15 @@ func check(t *testing.T, p page, st step, term *terminal) []edit {
 
 // volatile matches what changes from run to run although nothing is wrong:
 // dates and times of day; timings (go test's "(0.00s)" and "\t0.012s" at
-// the end of a line, a log's duration=1.2ms); a certificate's random
+// the end of a line, a log's duration=1.2ms or go-grpc-middleware's
+// grpc.time_ms=0.143); a certificate's random
 // serial=; and any digit or "]" followed by ":" and digits, which is meant
 // for the port after an IP address (127.0.0.1:54321, [::1]:54321: a
 // client's port, which the kernel picks) but masks every other
 // digits:digits too, such as a time of day without a date or a host name
 // ending in a digit and its port, the digit before the colon included.
 var volatile = regexp.MustCompile(`\d{4}[/-]\d\d[/-]\d\d([ T]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?)?` +
-	`|\(\d+\.\d\ds\)|\t\d+\.\d+s$|duration=\S+|serial=\S+|(\d|\]):\d+\b`)
+	`|\(\d+\.\d\ds\)|\t\d+\.\d+s$|duration=\S+|grpc.time_ms=\S+|serial=\S+|(\d|\]):\d+\b`)
 
 func normalize(s string) string {
 	lines := strings.Split(s, "\n")

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -24,7 +25,6 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
-	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/interceptors"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/marketplace"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/tlsconfig"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/tracing"
@@ -39,6 +39,8 @@ type options struct { // what newConn and newHandler take from main (and tests)
 
 // newConn returns the one connection to Recommendations at target (host:port), to every address in turn.
 func newConn(target string, creds credentials.TransportCredentials, o options) (*grpc.ClientConn, error) {
+	metrics := grpcprom.NewClientMetrics() // grpc_client_handled_total{grpc_code,...}, go-grpc-middleware's
+	o.metrics.MustRegister(metrics)
 	return grpc.NewClient("dns:///"+target,
 		grpc.WithTransportCredentials(creds), // chapter 6: plaintext, TLS or mTLS, from tlsconfig.Client
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}]}`),
@@ -46,7 +48,7 @@ func newConn(target string, creds credentials.TransportCredentials, o options) (
 		grpc.WithConnectParams(grpc.ConnectParams{MinConnectTimeout: 5 * time.Second, Backoff: backoff.Config{
 			BaseDelay: 250 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second}}),
 		// Metrics count each call as the page saw it; tracing, inside, sends the trace context.
-		grpc.WithChainUnaryInterceptor(interceptors.NewClientMetrics(o.metrics).UnaryClient(), tracing.UnaryClient(o.tracer)))
+		grpc.WithChainUnaryInterceptor(metrics.UnaryClientInterceptor(), tracing.UnaryClient(o.tracer)))
 }
 
 // newHandler returns the homepage, traced, and /healthz, not traced: 200 while

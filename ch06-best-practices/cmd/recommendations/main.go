@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -27,7 +28,6 @@ import (
 
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/catalog"
-	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/interceptors"
 	v1 "github.com/gobookstore/grpc-microservices-go/ch06-best-practices/protobufs/recommendations/v1"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/recommendations"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/tlsconfig"
@@ -55,13 +55,14 @@ func newServer(o options) server {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.MaxConcurrentStreams(100), grpc.MaxRecvMsgSize(16 << 10), grpc.MaxHeaderListSize(8 << 10),
 		grpc.InitialWindowSize(64 << 10), grpc.InitialConnWindowSize(64 << 10)}
+	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram()) // grpc_server_handled_total{grpc_code,...}
+	o.metrics.MustRegister(metrics)
 	s := server{grpc.NewServer(append(bounds, grpc.Creds(o.creds),
-		// Outermost first: tracing (the span for all that follows), logging and
-		// metrics (each call's final code), recovery (a panic is INTERNAL), and
-		// chapter 6's ErrorsToStatus innermost, so all see the status it makes.
-		grpc.ChainUnaryInterceptor(tracing.UnaryServer(o.tracer), interceptors.UnaryServerLogging(o.log),
-			interceptors.NewServerMetrics(o.metrics).UnaryServer(), interceptors.UnaryServerRecovery(o.log),
-			recommendations.ErrorsToStatus()))...), grpc.NewServer(bounds...), health.NewServer()}
+		// Outermost first: tracing (the span for all that follows), then go-grpc-middleware's logging
+		// and metrics (each call's final code) and recovery (a panic is INTERNAL), and chapter 6's
+		// ErrorsToStatus innermost, so all see the status it makes.
+		grpc.ChainUnaryInterceptor(tracing.UnaryServer(o.tracer), logCalls(o.log), metrics.UnaryServerInterceptor(),
+			recoverPanics(o.log), recommendations.ErrorsToStatus()))...), grpc.NewServer(bounds...), health.NewServer()}
 	books := catalog.NewRecommender(o.random)
 	pb.RegisterRecommendationsServer(s.grpc, recommendations.NewServer(books))
 	v1.RegisterRecommendationsServiceServer(s.grpc, recommendations.NewV1Server(books))

@@ -132,9 +132,11 @@ func TestBothAPIsAndTheirErrors(t *testing.T) {
 	assert.Equal(t, 0.0, count(t, reg, "/Recommendations/Recommend", "Unknown"))
 }
 
-// count returns grpc_server_requests_total for method and code.
+// count returns go-grpc-middleware's grpc_server_handled_total for the
+// full method (/service/method) and code.
 func count(t *testing.T, reg *prometheus.Registry, method, code string) float64 {
 	t.Helper()
+	service, name, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
 	families, err := reg.Gather()
 	require.NoError(t, err)
 	for _, f := range families {
@@ -143,12 +145,46 @@ func count(t *testing.T, reg *prometheus.Registry, method, code string) float64 
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if f.GetName() == "grpc_server_requests_total" && labels["method"] == method && labels["code"] == code {
+			if f.GetName() == "grpc_server_handled_total" && labels["grpc_service"] == service && labels["grpc_method"] == name &&
+				labels["grpc_code"] == code {
 				return m.GetCounter().GetValue()
 			}
 		}
 	}
 	return 0
+}
+
+// panicky is a random source that panics, as a bug in the catalog would.
+type panicky struct{}
+
+func (panicky) Uint64() uint64 { panic("the dice are gone") }
+
+// The chain around the handler, from the outside: a panic in the handler
+// is INTERNAL for the caller, without the server's insides; it is logged
+// with its stack, and counted; the server goes on serving. A success is
+// logged only at debug, a failure at its code's level, each once.
+func TestLogsMetricsAndPanics(t *testing.T) {
+	var logs strings.Builder
+	reg := prometheus.NewRegistry()
+	_, addr := start(t, options{random: panicky{}, metrics: reg, log: slog.New(slog.NewTextHandler(&logs, nil))})
+	client := pb.NewRecommendationsClient(dial(t, addr))
+	ctx := testwait.Context(t)
+
+	_, err := client.Recommend(ctx, &pb.RecommendationRequest{MaxResults: 3})
+	assert.Equal(t, codes.Internal, status.Code(err))
+	assert.Equal(t, "internal error", status.Convert(err).Message())
+	_, err = client.Recommend(ctx, &pb.RecommendationRequest{MaxResults: 0}) // no draw: no panic
+	require.NoError(t, err)
+	_, err = client.Recommend(ctx, &pb.RecommendationRequest{Category: 42, MaxResults: 1})
+	assert.Equal(t, codes.NotFound, status.Code(err))
+
+	out := logs.String()
+	assert.Contains(t, out, `level=ERROR msg=panic panic="the dice are gone" stack="goroutine `)
+	assert.Equal(t, 2, strings.Count(out, `msg="finished call"`), "the success is not logged at info:\n%s", out)
+	assert.Contains(t, out, "grpc.code=Internal")
+	assert.Contains(t, out, "grpc.code=NotFound")
+	assert.Equal(t, 1.0, count(t, reg, "/Recommendations/Recommend", "Internal"))
+	assert.Equal(t, 1.0, count(t, reg, "/Recommendations/Recommend", "OK"))
 }
 
 // gate is a random source whose first draw waits until the test releases

@@ -1,0 +1,124 @@
+package layout_test
+
+import (
+	"bufio"
+	"bytes"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	module   = "github.com/gobookstore/grpc-microservices-go/"
+	contract = module + "ch02-grpc-basics/recommendationspb"
+)
+
+// generated matches the line Go's tools write at the top of generated code.
+var generated = regexp.MustCompile(`(?m)^// Code generated .* DO NOT EDIT\.$`)
+
+// chapters returns the repository root and each chapter's lesson files:
+// non-test, non-generated Go.
+func chapters(t *testing.T) (string, map[string][]string) {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	dirs, err := filepath.Glob(filepath.Join(root, "ch0*"))
+	require.NoError(t, err)
+	require.Len(t, dirs, 7, "seven chapter folders")
+	lesson := map[string][]string{}
+	for _, dir := range dirs {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			src, err := os.ReadFile(path)
+			if err == nil && !generated.Match(src) {
+				lesson[filepath.Base(dir)] = append(lesson[filepath.Base(dir)], path)
+			}
+			return err
+		})
+		require.NoError(t, err)
+	}
+	return root, lesson
+}
+
+// codeLines counts the lines of Go that are neither blank nor only a
+// comment, as cloc counts code: comments that say why cost a chapter nothing.
+func codeLines(t *testing.T, path string) int {
+	t.Helper()
+	src, err := os.ReadFile(path)
+	require.NoError(t, err)
+	n, inBlock := 0, false
+	for sc := bufio.NewScanner(bytes.NewReader(src)); sc.Scan(); {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case inBlock:
+			inBlock = !strings.Contains(line, "*/")
+		case strings.HasPrefix(line, "/*"):
+			inBlock = !strings.Contains(line, "*/")
+		case line != "" && !strings.HasPrefix(line, "//"):
+			n++
+		}
+	}
+	return n
+}
+
+// Each chapter reads in a sitting: at most 1,000 lines of lesson code,
+// and no main.go over 150 lines, comments included.
+func TestChaptersAreSmall(t *testing.T) {
+	_, lesson := chapters(t)
+	for chapter, files := range lesson {
+		total := 0
+		for _, f := range files {
+			total += codeLines(t, f)
+			if filepath.Base(f) == "main.go" {
+				src, err := os.ReadFile(f)
+				require.NoError(t, err)
+				assert.LessOrEqual(t, bytes.Count(src, []byte("\n")), 150, "%s: lines", f)
+			}
+		}
+		t.Logf("%s: %d lines of lesson code in %d files", chapter, total, len(files))
+		assert.LessOrEqual(t, total, 1000, "%s: lines of lesson code", chapter)
+	}
+}
+
+// Each docs page reads in a sitting too: at most 600 lines.
+func TestPagesAreShort(t *testing.T) {
+	root, _ := chapters(t)
+	pages, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	require.NoError(t, err)
+	require.NotEmpty(t, pages)
+	for _, p := range pages {
+		src, err := os.ReadFile(p)
+		require.NoError(t, err)
+		assert.LessOrEqual(t, bytes.Count(src, []byte("\n")), 600, "%s: lines", p)
+	}
+}
+
+// A chapter's lesson code imports its own packages, chapter 2's contract
+// and libraries: no other chapter's packages, nothing from internal/ or tools/.
+func TestChaptersStandAlone(t *testing.T) {
+	_, lesson := chapters(t)
+	for chapter, files := range lesson {
+		for _, f := range files {
+			file, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+			require.NoError(t, err)
+			for _, imp := range file.Imports {
+				path, err := strconv.Unquote(imp.Path.Value)
+				require.NoError(t, err)
+				if strings.HasPrefix(path, module) && path != contract {
+					assert.True(t, strings.HasPrefix(path, module+chapter+"/"), "%s imports %s", f, path)
+				}
+			}
+		}
+	}
+}
