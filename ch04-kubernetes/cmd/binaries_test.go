@@ -227,8 +227,9 @@ func TestConnectionsAreClosedWhenOld(t *testing.T) {
 }
 
 // The Marketplace's HTTP server is bounded too: a client that never
-// finishes its headers is cut off (ReadHeaderTimeout), and headers beyond
-// 16 KB get 431.
+// finishes its headers is cut off (ReadHeaderTimeout), and so is one that
+// never finishes the body it announced (ReadTimeout: net/http reads what
+// the page left unread before it answers); headers beyond 16 KB get 431.
 func TestHTTPServerIsBounded(t *testing.T) {
 	t.Parallel()
 	_, mktBin, _ := binaries(t)
@@ -237,16 +238,25 @@ func TestHTTPServerIsBounded(t *testing.T) {
 	status, _ := get(t, url+"healthz", "X-Large", strings.Repeat("a", 32<<10))
 	assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, status)
 
-	c, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/"))
-	require.NoError(t, err)
-	defer c.Close()
-	_, err = io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: slow\r\n") // and never the blank line
-	require.NoError(t, err)
-	require.NoError(t, c.SetReadDeadline(time.Now().Add(proctest.Timeout)))
-	_, err = io.Copy(io.Discard, c)
-	if err != nil {
-		assert.False(t, errors.Is(err, os.ErrDeadlineExceeded), "a request with unfinished headers still open after %v", proctest.Timeout)
+	var wg sync.WaitGroup
+	for what, request := range map[string]string{
+		"unfinished headers":      "GET /healthz HTTP/1.1\r\nHost: slow\r\n",                            // and never the blank line
+		"a body that never comes": "GET /healthz HTTP/1.1\r\nHost: slow\r\nContent-Length: 10\r\n\r\nx", // and never the other 9 bytes
+	} {
+		c, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/"))
+		require.NoError(t, err)
+		defer c.Close()
+		_, err = io.WriteString(c, request)
+		require.NoError(t, err)
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(proctest.Timeout)))
+		wg.Go(func() {
+			_, err := io.Copy(io.Discard, c)
+			if err != nil {
+				assert.False(t, errors.Is(err, os.ErrDeadlineExceeded), "a request with %s still open after %v", what, proctest.Timeout)
+			}
+		})
 	}
+	wg.Wait()
 }
 
 // rss returns the resident memory of process pid, in bytes.

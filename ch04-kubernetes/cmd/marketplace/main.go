@@ -55,15 +55,7 @@ func main() {
 	}
 	defer conn.Close()
 	var draining atomic.Bool
-	srv := &http.Server{ // no bounds by default: a client that trickles, or idles, holds on for ever
-		Handler:           newHandler(conn, log, &draining),
-		ReadHeaderTimeout: 5 * time.Second,  // Slowloris
-		ReadTimeout:       10 * time.Second, // the pages take no body
-		WriteTimeout:      10 * time.Second, // a page waits ~1 s for books
-		IdleTimeout:       time.Minute,
-		MaxHeaderBytes:    16 << 10, // a visitor's headers are a few hundred bytes
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(newHandler(conn, log, &draining), log)
 	log.Info("serving HTTP", "addr", lis.Addr().String(), "url", marketplace.URL(lis.Addr()), "recommendations", target)
 	go func() {
 		if err := srv.Serve(lis); err != http.ErrServerClosed { // Shutdown's: else the listener broke
@@ -81,6 +73,20 @@ func main() {
 		_ = srv.Close()
 	}
 	log.Info("stopped")
+}
+
+// newHTTPServer returns the HTTP server main runs, serving h and logging
+// its errors to log, bounded at every phase of a connection.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{ // no bounds by default: a client that trickles, or idles, holds on for ever
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,  // Slowloris
+		ReadTimeout:       10 * time.Second, // the pages take no body
+		WriteTimeout:      10 * time.Second, // a page waits ~1 s for books
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    16 << 10, // a visitor's headers are a few hundred bytes
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // newConn creates the process's one connection to target, extra options last. It does

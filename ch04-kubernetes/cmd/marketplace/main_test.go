@@ -78,6 +78,22 @@ func TestHealthzDoesNotAskRecommendations(t *testing.T) {
 	assert.Equal(t, "ok\n", rec.Body.String())
 }
 
+// The zero http.Server waits for ever at every phase of a connection,
+// and net/http falls back on ReadTimeout for the headers and for the wait
+// between requests when they have no bound of their own. newHTTPServer,
+// the server main runs, gives each phase its own. They take seconds to a
+// minute to elapse, so this test reads them; the binaries' tests check
+// from outside that unfinished headers and a body that never comes are cut.
+func TestHTTPServerBoundsEveryPhase(t *testing.T) {
+	srv := newHTTPServer(http.NotFoundHandler(), discard)
+	assert.Equal(t, 5*time.Second, srv.ReadHeaderTimeout, "the headers (Slowloris): unset, ReadTimeout's 10 s")
+	assert.Equal(t, 10*time.Second, srv.ReadTimeout, "the whole request: unset, a body trickled byte by byte holds the connection for ever")
+	assert.Equal(t, 10*time.Second, srv.WriteTimeout, "the answer: unset, a client that never reads holds the connection for ever")
+	assert.Greater(t, srv.WriteTimeout, time.Second, "a page waits up to a second for books, and is still written")
+	assert.Equal(t, time.Minute, srv.IdleTimeout, "between a visitor's pages: unset, ReadTimeout's 10 s")
+	assert.Equal(t, 16<<10, srv.MaxHeaderBytes)
+}
+
 // Round robin the way Kubernetes does it, without a cluster: replicas on
 // 127.0.0.2, .3 and .4, one DNS name for them (a headless Service), and
 // newConn through gRPC's real dns resolver. Every replica gets calls; a

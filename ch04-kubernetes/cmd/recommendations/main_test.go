@@ -256,3 +256,40 @@ func TestRecommend(t *testing.T) {
 		return pb.NewRecommendationsClient(dial(t, serve(t, options{})))
 	})
 }
+
+// Clients may ping every 10 s, even with no call open, as the
+// Marketplace's connection does between pages. grpc-go's default would
+// count such a ping as a strike (5 min with a call, none at all without),
+// and close the connection at the third. Pings closer than 10 s are a
+// strike under either policy, so: two quick ones after the first (strikes
+// one and two), then one after 10 s, which only the default counts. The
+// wait is real time, as the server's clock is.
+func TestPingsTenSecondsApartAreAllowedWithoutACall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: waits out the policy's 10 s")
+	}
+	t.Parallel()
+	const minTime = 10 * time.Second // newServer's EnforcementPolicy.MinTime
+	c, err := net.Dial("tcp", serve(t, options{}))
+	require.NoError(t, err)
+	conn, err := rawh2.Open(c, time.Now().Add(minTime+testwait.Bound))
+	require.NoError(t, err)
+	defer conn.Close()
+	for range 3 {
+		seen, err := conn.Sync() // a PING, and its answer
+		require.NoError(t, err)
+		require.False(t, seen.GoAway, "two strikes are allowed")
+	}
+	// Past MinTime after the server's answer: a second more, for scheduling.
+	time.Sleep(minTime + time.Second)
+	_, err = conn.Sync()
+	require.NoError(t, err)
+	// The connection still carries a call: the server did not close it.
+	const closed = "the server closed the connection after a ping 10 s after the last one: its policy is not MinTime 10 s with PermitWithoutStream"
+	id, err := conn.Begin("/grpc.health.v1.Health/Check")
+	require.NoError(t, err, closed)
+	require.NoError(t, conn.Send(id, nil), closed)
+	reply, err := conn.Await(id)
+	require.NoError(t, err, closed)
+	assert.Equal(t, "0", reply.Status, "%+v", reply)
+}

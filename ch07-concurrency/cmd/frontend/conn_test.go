@@ -111,15 +111,40 @@ func TestHTTPServerIsBounded(t *testing.T) {
 	assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.StatusCode)
 
 	if testing.Short() {
-		t.Skip("the header timeout is real time: 5 s")
+		t.Skip("the read timeouts are real time: 5 and 10 s")
 	}
-	slow, err := net.Dial("tcp", lis.Addr().String())
-	require.NoError(t, err)
-	defer slow.Close()
-	require.NoError(t, slow.SetDeadline(time.Now().Add(testwait.Bound)))
-	_, err = io.WriteString(slow, "GET /hello?name=Ann HTTP/1.1\r\nHost: x\r\n") // and never the end
-	require.NoError(t, err)
-	_, err = io.Copy(io.Discard, slow)
-	var ne net.Error
-	assert.False(t, errors.As(err, &ne) && ne.Timeout(), "closed by the server, not by the test's bound: %v", err)
+	var wg sync.WaitGroup
+	for what, request := range map[string]string{
+		"unfinished headers":      "GET /hello?name=Ann HTTP/1.1\r\nHost: x\r\n",                      // and never the end
+		"a body that never comes": "GET /nonesuch HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nx", // and never the other 9 bytes
+	} {
+		slow, err := net.Dial("tcp", lis.Addr().String())
+		require.NoError(t, err)
+		defer slow.Close()
+		require.NoError(t, slow.SetDeadline(time.Now().Add(testwait.Bound)))
+		_, err = io.WriteString(slow, request)
+		require.NoError(t, err)
+		wg.Go(func() {
+			_, err := io.Copy(io.Discard, slow)
+			var ne net.Error
+			assert.False(t, errors.As(err, &ne) && ne.Timeout(), "%s: closed by the server, not by the test's bound: %v", what, err)
+		})
+	}
+	wg.Wait()
+}
+
+// The zero http.Server waits for ever at every phase of a connection,
+// and net/http falls back on ReadTimeout for the headers and for the wait
+// between requests when they have no bound of their own. newServer, the
+// server main runs, gives each phase its own. They take seconds to a
+// minute to elapse, so this test reads them; the test above checks from
+// outside that unfinished headers and a body that never comes are cut.
+func TestHTTPServerBoundsEveryPhase(t *testing.T) {
+	srv := newServer(http.NotFoundHandler())
+	assert.Equal(t, 5*time.Second, srv.ReadHeaderTimeout, "the headers (Slowloris): unset, ReadTimeout's 10 s")
+	assert.Equal(t, 10*time.Second, srv.ReadTimeout, "the whole request: unset, a body trickled byte by byte holds the connection for ever")
+	assert.Equal(t, frontend.CallTimeout+5*time.Second, srv.WriteTimeout, "the answer: unset, a client that never reads holds the connection for ever")
+	assert.Greater(t, srv.WriteTimeout, frontend.CallTimeout, "a page that waits its whole call for the Greeter is still written")
+	assert.Equal(t, time.Minute, srv.IdleTimeout, "between a visitor's requests: unset, ReadTimeout's 10 s")
+	assert.Equal(t, 16<<10, srv.MaxHeaderBytes)
 }

@@ -32,7 +32,7 @@ import (
 
 // defaults are main's bounds.
 func defaults(mode greeter.Mode) options {
-	return options{Options: greeter.Options{Mode: mode}, handshake: 5 * time.Second, idle: 5 * time.Minute, ping: time.Minute}
+	return options{Options: greeter.Options{Mode: mode}, handshake: 5 * time.Second, idle: 5 * time.Minute, age: time.Hour, ping: time.Minute}
 }
 
 // serve runs the server newServer builds for o on a loopback port, and
@@ -212,6 +212,63 @@ func TestSilentAndIdleConnectionsAreClosed(t *testing.T) {
 	seen, err := raw(t, addr).AwaitGoAway()
 	require.NoError(t, err)
 	assert.True(t, seen.GoAway)
+}
+
+// Every connection is closed once it reaches its age, even one busy with
+// a call: a GOAWAY first, and the call in flight still ends (its grace is
+// MaxSleep), so a client reconnects rather than keeping one connection,
+// and what it holds, for ever.
+func TestOldConnectionsAreClosed(t *testing.T) {
+	entered, release := make(chan string, 1), make(chan struct{})
+	o := defaults(greeter.Go)
+	o.age = 100 * time.Millisecond
+	o.Wait = gated(entered, release)
+	addr, _, _ := serve(t, o)
+	h := raw(t, addr)
+	id, err := h.Begin("/helloworld.Greeter/SayHello")
+	require.NoError(t, err)
+	require.NoError(t, h.Send(id, request(t, "Joe")))
+	testwait.Recv(t, entered, "the call to enter the handler")
+	seen, err := h.AwaitGoAway()
+	require.NoError(t, err, "no GOAWAY: the connection outlived its age")
+	assert.True(t, seen.GoAway)
+	close(release)
+	r, err := h.Await(id)
+	require.NoError(t, err)
+	assert.Equal(t, "0", r.Status, "the call in flight ends, within the grace")
+}
+
+// Clients may ping every 10 s, even between calls. grpc-go's default
+// would count such a ping as a strike (5 min with a call, none at all
+// without), and close the connection at the third. Pings closer than 10 s
+// are a strike under either policy, so: two quick ones after the first
+// (strikes one and two), then one after 10 s, which only the default
+// counts. The wait is real time, as the server's clock is.
+func TestPingsTenSecondsApartAreAllowedBetweenCalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: waits out the policy's 10 s")
+	}
+	t.Parallel()
+	const minTime = 10 * time.Second // newServer's EnforcementPolicy.MinTime
+	addr, _, _ := serve(t, defaults(greeter.Go))
+	h := raw(t, addr)
+	for range 3 {
+		seen, err := h.Sync() // a PING, and its answer
+		require.NoError(t, err)
+		require.False(t, seen.GoAway, "two strikes are allowed")
+	}
+	// Past MinTime after the server's answer: a second more, for scheduling.
+	time.Sleep(minTime + time.Second)
+	_, err := h.Sync()
+	require.NoError(t, err)
+	// The connection still carries a call: the server did not close it.
+	const closed = "the server closed the connection after a ping 10 s after the last one: its policy is not MinTime 10 s with PermitWithoutStream"
+	id, err := h.Begin("/helloworld.Greeter/SayHello")
+	require.NoError(t, err, closed)
+	require.NoError(t, h.Send(id, request(t, "Joe")), closed)
+	r, err := h.Await(id)
+	require.NoError(t, err, closed)
+	assert.Equal(t, "0", r.Status, "%+v", r)
 }
 
 // Shutdown is bounded in every mode: a call stuck in the event loop (a

@@ -34,6 +34,7 @@ type options struct {
 	greeter.Options
 	handshake time.Duration // a new connection's HTTP/2 handshake
 	idle      time.Duration // a connection without calls is closed after it
+	age       time.Duration // every connection is closed after it (a GOAWAY first)
 	ping      time.Duration // a silent client is pinged, and dropped if it does not answer
 }
 
@@ -52,11 +53,11 @@ func newServer(o options, extra ...grpc.ServerOption) (*grpc.Server, *greeter.Se
 	s := grpc.NewServer(append([]grpc.ServerOption{
 		grpc.MaxConcurrentStreams(streams),
 		grpc.ConnectionTimeout(o.handshake),
-		// An hour, not chapter 4's 30 s: one greeter has no replicas to reach, and a GOAWAY
-		// mid-benchmark would measure reconnections. Ping timeout = interval (tests shorten both).
+		// Age: an hour (main's), not chapter 4's 30 s: one greeter has no replicas to reach, and a
+		// GOAWAY mid-benchmark would measure reconnections. Ping timeout = interval. (Tests shorten them.)
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionIdle:     o.idle,
-			MaxConnectionAge:      time.Hour,
+			MaxConnectionAge:      o.age,
 			MaxConnectionAgeGrace: greeter.MaxSleep, // the longest call ends
 			Time:                  o.ping,
 			Timeout:               o.ping,
@@ -98,7 +99,7 @@ func shutdown(s *grpc.Server, g *greeter.Server, bound time.Duration) (graceful 
 
 func main() {
 	addr := flag.String("addr", ":9999", "gRPC listen address")
-	o := options{Options: greeter.Options{Mode: greeter.Go}, handshake: 5 * time.Second, idle: 5 * time.Minute, ping: time.Minute}
+	o := options{Options: greeter.Options{Mode: greeter.Go}, handshake: 5 * time.Second, idle: 5 * time.Minute, age: time.Hour, ping: time.Minute}
 	flag.Var(&o.Mode, "mode", "how calls are handled: go, eventloop or onestream")
 	flag.IntVar(&o.Executor, "executor", 0, "in eventloop mode, hand each wait to a pool of this many workers (asyncio's run_in_executor); 0 blocks the loop")
 	quiet := flag.Bool("quiet", false, "do not log each request (for load runs)")
