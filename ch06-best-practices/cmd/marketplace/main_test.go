@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
@@ -59,4 +60,16 @@ func TestHealthz(t *testing.T) {
 	o.draining.Store(true)
 	assert.Equal(t, http.StatusServiceUnavailable, get("/healthz"))
 	assert.Equal(t, http.StatusOK, get("/"), "pages are still served while draining")
+}
+
+// The page's and the metrics' HTTP server is bounded at every phase of a
+// connection; net/http sets none of these by default.
+func TestHTTPServerBoundsEveryPhase(t *testing.T) {
+	srv := newHTTPServer(http.NotFoundHandler())
+	assert.Equal(t, 5*time.Second, srv.ReadHeaderTimeout, "the headers (Slowloris): unset, ReadTimeout's 10 s")
+	assert.Equal(t, 10*time.Second, srv.ReadTimeout, "the whole request: unset, a body trickled byte by byte holds the connection for ever")
+	assert.Equal(t, 10*time.Second, srv.WriteTimeout, "the answer: unset, a client that never reads holds the connection for ever")
+	assert.Greater(t, srv.WriteTimeout, time.Second, "a page waits up to a second for books, and is still written")
+	assert.Equal(t, time.Minute, srv.IdleTimeout, "between a visitor's pages: unset, ReadTimeout's 10 s")
+	assert.Equal(t, 16<<10, srv.MaxHeaderBytes)
 }

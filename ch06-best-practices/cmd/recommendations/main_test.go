@@ -28,6 +28,7 @@ import (
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	v1 "github.com/gobookstore/grpc-microservices-go/ch06-best-practices/protobufs/recommendations/v1"
 	"github.com/gobookstore/grpc-microservices-go/internal/booksuite"
+	"github.com/gobookstore/grpc-microservices-go/internal/rawh2"
 	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
 )
 
@@ -317,4 +318,38 @@ func TestBounds(t *testing.T) {
 	require.NoError(t, idle.SetReadDeadline(time.Now().Add(testwait.Bound)))
 	_, err = io.Copy(io.Discard, idle) // the server's preface, then EOF when it gives up
 	assert.NoError(t, err, "the server closed the silent connection (a read timeout would be an error)")
+}
+
+// The keepalive enforcement policy lets a client ping every 10 s with no
+// call open, as the Marketplace's connection may; grpc-go's default (5 min,
+// and no pings without a call) would close its connection at the third.
+// Two quick pings after the first are strikes under either policy; one
+// 10 s apart is a strike only under the default, and the third closes.
+func TestPingsTenSecondsApartAreAllowedWithoutACall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: waits out the policy's 10 s")
+	}
+	t.Parallel()
+	const minTime = 10 * time.Second // newServer's EnforcementPolicy.MinTime
+	_, addr := start(t, options{})
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	conn, err := rawh2.Open(c, time.Now().Add(minTime+testwait.Bound))
+	require.NoError(t, err)
+	defer conn.Close()
+	for range 3 {
+		seen, err := conn.Sync() // a PING, and its answer
+		require.NoError(t, err)
+		require.False(t, seen.GoAway, "two strikes are allowed")
+	}
+	time.Sleep(minTime + time.Second) // the client's pace, past MinTime: not a wait for the server
+	_, err = conn.Sync()
+	require.NoError(t, err)
+	const closed = "the server closed the connection after a ping 10 s after the last one: its policy is not MinTime 10 s with PermitWithoutStream"
+	id, err := conn.Begin("/grpc.health.v1.Health/Check")
+	require.NoError(t, err, closed)
+	require.NoError(t, conn.Send(id, nil), closed)
+	reply, err := conn.Await(id)
+	require.NoError(t, err, closed)
+	assert.Equal(t, "0", reply.Status, "%+v", reply)
 }
