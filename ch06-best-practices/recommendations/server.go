@@ -29,9 +29,7 @@ type Server struct {
 }
 
 // NewServer returns a Server that picks books with books.
-func NewServer(books *catalog.Recommender) *Server {
-	return &Server{books: books}
-}
+func NewServer(books *catalog.Recommender) *Server { return &Server{books: books} }
 
 // Recommend answers with up to max_results distinct books of the category.
 // An unknown category is NOT_FOUND "Category not found", as in Python; a

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/marketplace"
@@ -39,7 +40,7 @@ type options struct { // what newConn and newHandler take from main (and tests)
 
 // newConn returns the one connection to Recommendations at target (host:port), to every address in turn.
 func newConn(target string, creds credentials.TransportCredentials, o options) (*grpc.ClientConn, error) {
-	metrics := grpcprom.NewClientMetrics() // grpc_client_handled_total{grpc_code,...}, go-grpc-middleware's
+	metrics := grpcprom.NewClientMetrics() // grpc_client_handled_total{grpc_code,...}: Recommendations times the calls
 	o.metrics.MustRegister(metrics)
 	return grpc.NewClient("dns:///"+target,
 		grpc.WithTransportCredentials(creds), // chapter 6: plaintext, TLS or mTLS, from tlsconfig.Client
@@ -47,8 +48,9 @@ func newConn(target string, creds credentials.TransportCredentials, o options) (
 		grpc.WithDisableServiceConfig(), // not DNS's: the settings are all here
 		grpc.WithConnectParams(grpc.ConnectParams{MinConnectTimeout: 5 * time.Second, Backoff: backoff.Config{
 			BaseDelay: 250 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second}}),
-		// Metrics count each call as the page saw it; tracing, inside, sends the trace context.
-		grpc.WithChainUnaryInterceptor(metrics.UnaryClientInterceptor(), tracing.UnaryClient(o.tracer)))
+		// Ping after 20 s of silence (the server allows 10): drops vanished replicas.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.WithChainUnaryInterceptor(metrics.UnaryClientInterceptor(), tracing.UnaryClient(o.tracer))) // metrics see the call as the page did
 }
 
 // newHandler returns the homepage, traced, and /healthz, not traced: 200 while
@@ -119,8 +121,7 @@ func main() {
 	log.Info("Received shutdown signal", "cause", context.Cause(ctx).Error())
 	o.draining.Store(true) // probes read 503 and stop sending visitors, a moment before the listener closes
 	time.Sleep(*drain)
-	// Shutdown closes the listener and waits for the pages in flight; past the cap,
-	// Close cuts them. Only then, with no page left, the connection closes.
+	// Shutdown closes the listener, waits for the pages in flight (Close cuts them at the cap), then the connection closes.
 	stopCtx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	err = srv.Shutdown(stopCtx)

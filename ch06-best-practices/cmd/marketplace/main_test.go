@@ -13,9 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/goleak"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/catalog"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/recommendations"
 	"github.com/gobookstore/grpc-microservices-go/internal/booksuite"
+	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -72,4 +77,33 @@ func TestHTTPServerBoundsEveryPhase(t *testing.T) {
 	assert.Greater(t, srv.WriteTimeout, time.Second, "a page waits up to a second for books, and is still written")
 	assert.Equal(t, time.Minute, srv.IdleTimeout, "between a visitor's pages: unset, ReadTimeout's 10 s")
 	assert.Equal(t, 16<<10, srv.MaxHeaderBytes)
+}
+
+// The client's metrics, go-grpc-middleware's: each call counted by the code
+// the page saw, including calls that never reached a server.
+func TestClientMetrics(t *testing.T) {
+	target := grpctest.ServeLoopback(t, func(s grpc.ServiceRegistrar) {
+		pb.RegisterRecommendationsServer(s, recommendations.NewServer(catalog.NewRecommender(nil)))
+	})
+	for _, tc := range []struct{ target, code string }{{target, "OK"}, {"127.0.0.1:1", "Unavailable"}} { // nothing listens on port 1
+		o := testOptions()
+		conn, err := newConn(tc.target, insecure.NewCredentials(), o)
+		require.NoError(t, err)
+		rec := httptest.NewRecorder()
+		newHandler(conn, o).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		require.NoError(t, conn.Close())
+		families, err := o.metrics.(*prometheus.Registry).Gather()
+		require.NoError(t, err)
+		calls := map[string]float64{}
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if f.GetName() == "grpc_client_handled_total" && l.GetName() == "grpc_code" {
+						calls[l.GetValue()] += m.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+		assert.Equal(t, map[string]float64{tc.code: 1}, calls, tc.target)
+	}
 }

@@ -49,7 +49,8 @@ func logCalls(log *slog.Logger) grpc.UnaryServerInterceptor {
 // library's default would send the stack to the caller).
 func recoverPanics(log *slog.Logger) grpc.UnaryServerInterceptor {
 	return recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
-		log.ErrorContext(ctx, "panic", "panic", p, "stack", string(debug.Stack()))
+		// With the call's fields, which the logging interceptor, outside, put in ctx.
+		log.ErrorContext(ctx, "panic", append(logging.ExtractFields(ctx), "panic", p, "stack", string(debug.Stack()))...)
 		return status.Error(codes.Internal, "internal error")
 	}))
 }

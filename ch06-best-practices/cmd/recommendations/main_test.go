@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -162,14 +163,19 @@ func (panicky) Uint64() uint64 { panic("the dice are gone") }
 
 // The chain around the handler, from the outside: a panic in the handler
 // is INTERNAL for the caller, without the server's insides; it is logged
-// with its stack, and counted; the server goes on serving. A success is
-// logged only at debug, a failure at its code's level, each once.
+// with its stack and the call's fields, and counted; the server goes on
+// serving. Each call is logged once it is over, and only then: a success
+// at debug, a caller's mistake at info, the server's failure an error,
+// with the trace ID of a traced call. Calls are timed from 100 µs.
 func TestLogsMetricsAndPanics(t *testing.T) {
 	var logs strings.Builder
 	reg := prometheus.NewRegistry()
-	_, addr := start(t, options{random: panicky{}, metrics: reg, log: slog.New(slog.NewTextHandler(&logs, nil))})
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample())) // records, exports nowhere
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	_, addr := start(t, options{random: panicky{}, metrics: reg, tracer: tp, log: slog.New(slog.NewTextHandler(&logs, nil))})
 	client := pb.NewRecommendationsClient(dial(t, addr))
-	ctx := testwait.Context(t)
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	ctx := metadata.AppendToOutgoingContext(testwait.Context(t), "traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
 
 	_, err := client.Recommend(ctx, &pb.RecommendationRequest{MaxResults: 3})
 	assert.Equal(t, codes.Internal, status.Code(err))
@@ -180,12 +186,20 @@ func TestLogsMetricsAndPanics(t *testing.T) {
 	assert.Equal(t, codes.NotFound, status.Code(err))
 
 	out := logs.String()
-	assert.Contains(t, out, `level=ERROR msg=panic panic="the dice are gone" stack="goroutine `)
+	assert.Regexp(t, `level=ERROR msg=panic trace_id=`+traceID+` .*grpc.method=Recommend .*panic="the dice are gone" stack="goroutine `, out)
+	assert.Regexp(t, `level=ERROR msg="finished call" trace_id=`+traceID+` .*grpc.code=Internal`, out)
+	assert.Regexp(t, `level=INFO msg="finished call" .*grpc.code=NotFound`, out)
 	assert.Equal(t, 2, strings.Count(out, `msg="finished call"`), "the success is not logged at info:\n%s", out)
-	assert.Contains(t, out, "grpc.code=Internal")
-	assert.Contains(t, out, "grpc.code=NotFound")
+	assert.NotContains(t, out, "started call")
 	assert.Equal(t, 1.0, count(t, reg, "/Recommendations/Recommend", "Internal"))
 	assert.Equal(t, 1.0, count(t, reg, "/Recommendations/Recommend", "OK"))
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() == "grpc_server_handling_seconds" {
+			assert.InDelta(t, 100e-6, f.GetMetric()[0].GetHistogram().GetBucket()[0].GetUpperBound(), 1e-9)
+		}
+	}
 }
 
 // gate is a random source whose first draw waits until the test releases
