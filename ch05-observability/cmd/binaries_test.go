@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -137,7 +138,8 @@ func TestFromOutside(t *testing.T) {
 
 // Chapter 4's HTTP bounds hold on both of the Marketplace's HTTP servers,
 // the page's and the metrics': headers beyond 16 KB get 431, and a client
-// that never finishes its headers is cut off (ReadHeaderTimeout). On
+// that never finishes its headers (ReadHeaderTimeout) or the body it
+// announced (ReadTimeout) is cut off. On
 // SIGTERM, /healthz says 503 while the process drains, then it exits 0.
 func TestHTTPServersAreBounded(t *testing.T) {
 	if testing.Short() {
@@ -147,6 +149,7 @@ func TestHTTPServersAreBounded(t *testing.T) {
 	mkt := proctest.Start(t, bins[0], []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-recommendations", "127.0.0.1:1"})
 	page := mkt.WaitFor(t, servingHTTP)[1]
 	metricsAddr := mkt.WaitFor(t, servingMetrics)[1]
+	var wg sync.WaitGroup
 	for _, url := range []string{page + "healthz", "http://" + metricsAddr + "/metrics"} {
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 		require.NoError(t, err)
@@ -157,15 +160,25 @@ func TestHTTPServersAreBounded(t *testing.T) {
 		assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.StatusCode, url)
 
 		host := strings.TrimPrefix(url, "http://")
-		c, err := net.Dial("tcp", host[:strings.Index(host, "/")])
-		require.NoError(t, err)
-		_, err = io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: slow\r\n") // and never the blank line
-		require.NoError(t, err)
-		require.NoError(t, c.SetReadDeadline(time.Now().Add(proctest.Timeout)))
-		_, err = io.Copy(io.Discard, c)
-		assert.False(t, errors.Is(err, os.ErrDeadlineExceeded), "%s: a request with unfinished headers still open after %v", url, proctest.Timeout)
-		_ = c.Close()
+		for what, request := range map[string]string{
+			"unfinished headers":      "GET /healthz HTTP/1.1\r\nHost: slow\r\n",                            // and never the blank line
+			"a body that never comes": "GET /healthz HTTP/1.1\r\nHost: slow\r\nContent-Length: 10\r\n\r\nx", // and never the other 9 bytes
+		} {
+			c, err := net.Dial("tcp", host[:strings.Index(host, "/")])
+			require.NoError(t, err)
+			defer c.Close()
+			_, err = io.WriteString(c, request)
+			require.NoError(t, err)
+			// ReadHeaderTimeout cuts the first, ReadTimeout the second: net/http
+			// reads what the handler left unread before it answers.
+			wg.Go(func() {
+				_ = c.SetReadDeadline(time.Now().Add(proctest.Timeout))
+				_, err := io.Copy(io.Discard, c)
+				assert.False(t, errors.Is(err, os.ErrDeadlineExceeded), "%s: %s still open after %v", url, what, proctest.Timeout)
+			})
+		}
 	}
+	wg.Wait()
 
 	mkt.Send(t, syscall.SIGTERM)
 	testwait.Until(t, "/healthz to say 503", func() bool {

@@ -248,3 +248,54 @@ func TestCallsPerConnectionAreBounded(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 50, seen.Refused)
 }
+
+// The keepalive enforcement policy lets a client ping every 10 s with no
+// call open, as the Marketplace's connection does; grpc-go's default (5
+// min, and no pings without a call) would close it at the third. Two quick
+// pings after the first are strikes under either policy; one 10 s apart is
+// a strike only under the default, and the third closes the connection.
+func TestPingsTenSecondsApartAreAllowedWithoutACall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: waits out the policy's 10 s")
+	}
+	t.Parallel()
+	const minTime = 10 * time.Second // newServer's EnforcementPolicy.MinTime
+	c, err := net.Dial("tcp", serve(t, options{}))
+	require.NoError(t, err)
+	conn, err := rawh2.Open(c, time.Now().Add(minTime+testwait.Bound))
+	require.NoError(t, err)
+	defer conn.Close()
+	for range 3 {
+		seen, err := conn.Sync() // a PING, and its answer
+		require.NoError(t, err)
+		require.False(t, seen.GoAway, "two strikes are allowed")
+	}
+	time.Sleep(minTime + time.Second) // the client's pace, past MinTime: not a wait for the server
+	_, err = conn.Sync()
+	require.NoError(t, err)
+	const closed = "the server closed the connection after a ping 10 s after the last one: its policy is not MinTime 10 s with PermitWithoutStream"
+	id, err := conn.Begin("/grpc.health.v1.Health/Check")
+	require.NoError(t, err, closed)
+	require.NoError(t, conn.Send(id, nil), closed)
+	reply, err := conn.Await(id)
+	require.NoError(t, err, closed)
+	assert.Equal(t, "0", reply.Status, "%+v", reply)
+}
+
+// The server closes every connection after MaxConnectionAge (30 s),
+// politely: a GOAWAY, after which a client reconnects and looks the name up
+// again, so new replicas get their share of calls.
+func TestConnectionsAreClosedWhenOld(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: waits out the 30 s")
+	}
+	t.Parallel()
+	c, err := net.Dial("tcp", serve(t, options{}))
+	require.NoError(t, err)
+	conn, err := rawh2.Open(c, time.Now().Add(30*time.Second+testwait.Bound))
+	require.NoError(t, err)
+	defer conn.Close()
+	seen, err := conn.AwaitGoAway()
+	require.NoError(t, err, "no GOAWAY on a connection older than MaxConnectionAge")
+	assert.True(t, seen.GoAway)
+}
