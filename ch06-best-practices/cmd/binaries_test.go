@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -105,6 +107,41 @@ func TestConnectionsAreClosedWhenOld(t *testing.T) {
 	seen, err := conn.AwaitGoAway()
 	require.NoError(t, err, "no GOAWAY on a connection older than MaxConnectionAge")
 	assert.True(t, seen.GoAway)
+}
+
+// Recommendations' /metrics server is bounded as the Marketplace's
+// servers are: headers beyond 16 KB get 431, and a scraper that never
+// finishes its headers (ReadHeaderTimeout) or the body it announced
+// (ReadTimeout: net/http reads what the handler left unread) is cut off.
+func TestMetricsServerIsBounded(t *testing.T) {
+	t.Parallel()
+	recBin, _, _ := binaries(t)
+	p := proctest.Start(t, recBin, []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0"})
+	addr := p.WaitFor(t, regexp.MustCompile(`"msg":"serving gRPC".*"metrics":"([^"]+)"`))[1]
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/metrics", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Large", strings.Repeat("a", 32<<10))
+	resp, err := (&http.Client{Timeout: proctest.Timeout}).Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.StatusCode)
+	var wg sync.WaitGroup
+	for what, request := range map[string]string{
+		"unfinished headers":      "GET /metrics HTTP/1.1\r\nHost: slow\r\n",                            // and never the blank line
+		"a body that never comes": "GET /metrics HTTP/1.1\r\nHost: slow\r\nContent-Length: 10\r\n\r\nx", // and never the other 9 bytes
+	} {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer c.Close()
+		_, err = io.WriteString(c, request)
+		require.NoError(t, err)
+		wg.Go(func() {
+			_ = c.SetReadDeadline(time.Now().Add(proctest.Timeout))
+			_, err := io.Copy(io.Discard, c)
+			assert.False(t, errors.Is(err, os.ErrDeadlineExceeded), "%s still open after %v", what, proctest.Timeout)
+		})
+	}
+	wg.Wait()
 }
 
 // SIGTERM first turns health NOT_SERVING, and for -drain the server still
