@@ -2,7 +2,7 @@
 // a span for the Marketplace's HTTP request, one for its gRPC call, one for
 // Recommendations' handling of it, all one trace, since the trace context
 // travels in the call's metadata (W3C traceparent). It is built for a busy
-// service: a span that is not recorded costs a few allocations, no more.
+// service: a page whose trace is not sampled starts one span, not three.
 package tracing
 
 import (
@@ -66,10 +66,12 @@ func Start(ctx context.Context, service string, getenv func(string) string) (tp 
 	}
 	sdk := sdktrace.NewTracerProvider(
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(fraction))),
-		// Spans wait in a queue (2,048) and leave in batches (512) as soon
-		// as a batch is full, off the request's path. A span that finds the
-		// queue full is dropped rather than slowing a page.
-		sdktrace.WithBatcher(exporter),
+		// Spans wait in a queue (2,048) and leave in batches as soon as a
+		// batch is full, off the request's path; a span that finds the queue
+		// full is dropped rather than slowing a page. 200 spans are about
+		// 25 KB of OTLP: gRPC marshals a message over 32 KB into a 1 MB
+		// buffer, which the default batch (512) paid for at every export.
+		sdktrace.WithBatcher(exporter, sdktrace.WithMaxExportBatchSize(200)),
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", cmp.Or(getenv("OTEL_SERVICE_NAME"), service)))),
 	)
 	return sdk, func() {
@@ -85,10 +87,10 @@ func Start(ctx context.Context, service string, getenv func(string) string) (tp 
 // shows: otelhttp computes a dozen attributes and its metrics for every
 // request, recorded or not.
 func Handler(tp trace.TracerProvider, h http.Handler) http.Handler {
-	tracer := tp.Tracer(scope)
+	tracer, kind := tp.Tracer(scope), []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx, span := tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer))
+		ctx, span := start(ctx, tracer, r.Method, kind)
 		defer span.End()
 		r = r.WithContext(ctx)
 		h.ServeHTTP(w, r)
@@ -107,10 +109,10 @@ func Handler(tp trace.TracerProvider, h http.Handler) http.Handler {
 // trace the caller's metadata names. It goes first in the chain, so that
 // the interceptors after it (logging) see the span.
 func UnaryServer(tp trace.TracerProvider) grpc.UnaryServerInterceptor {
-	tracer := tp.Tracer(scope)
+	tracer, kind := tp.Tracer(scope), []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx = Propagator.Extract(ctx, incoming{ctx})
-		ctx, span := tracer.Start(ctx, strings.TrimPrefix(info.FullMethod, "/"), trace.WithSpanKind(trace.SpanKindServer))
+		ctx = Propagator.Extract(ctx, &carrier{ctx})
+		ctx, span := start(ctx, tracer, strings.TrimPrefix(info.FullMethod, "/"), kind)
 		resp, err := handler(ctx, req)
 		end(span, err)
 		return resp, err
@@ -121,17 +123,26 @@ func UnaryServer(tp trace.TracerProvider) grpc.UnaryServerInterceptor {
 // its context (the page's), and sends the trace context in the call's
 // metadata, recorded or not: the server follows the caller's decision.
 func UnaryClient(tp trace.TracerProvider) grpc.UnaryClientInterceptor {
-	tracer := tp.Tracer(scope)
+	tracer, kind := tp.Tracer(scope), []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		ctx, span := tracer.Start(ctx, strings.TrimPrefix(method, "/"), trace.WithSpanKind(trace.SpanKindClient))
-		var kv outgoing
-		if Propagator.Inject(ctx, &kv); len(kv) > 0 {
-			ctx = metadata.AppendToOutgoingContext(ctx, kv...)
-		}
-		err := invoker(ctx, method, req, reply, cc, opts...)
+		ctx, span := start(ctx, tracer, strings.TrimPrefix(method, "/"), kind)
+		md := carrier{ctx}
+		Propagator.Inject(ctx, &md)
+		err := invoker(md.ctx, method, req, reply, cc, opts...)
 		end(span, err)
 		return err
 	}
+}
+
+// start starts a span of kind (options made once: made at each call, they
+// would cost an allocation a span), unless ctx's trace is not sampled: the
+// sampler follows the parent, so that span would record nothing, and ctx
+// passes the trace context on as it is. A page not sampled starts one span.
+func start(ctx context.Context, tracer trace.Tracer, name string, kind []trace.SpanStartOption) (context.Context, trace.Span) {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && !sc.IsSampled() {
+		return ctx, noop.Span{}
+	}
+	return tracer.Start(ctx, name, kind...)
 }
 
 // end ends a recorded span with the call's status code. Every attribute is
@@ -148,20 +159,15 @@ func end(span trace.Span, err error) {
 	span.End()
 }
 
-// incoming and outgoing carry a trace context in gRPC metadata.
-type incoming struct{ ctx context.Context }
+// carrier carries a trace context in gRPC metadata: Get reads the call's
+// incoming metadata, Set adds to its outgoing metadata.
+type carrier struct{ ctx context.Context }
 
-func (c incoming) Get(key string) string {
+func (c *carrier) Get(key string) string {
 	if v := metadata.ValueFromIncomingContext(c.ctx, key); len(v) > 0 {
 		return v[0]
 	}
 	return ""
 }
-func (incoming) Set(string, string) {}
-func (incoming) Keys() []string     { return nil }
-
-type outgoing []string
-
-func (o *outgoing) Get(string) string     { return "" }
-func (o *outgoing) Set(key, value string) { *o = append(*o, key, value) }
-func (o *outgoing) Keys() []string        { return nil }
+func (c *carrier) Set(key, value string) { c.ctx = metadata.AppendToOutgoingContext(c.ctx, key, value) }
+func (*carrier) Keys() []string          { return nil }

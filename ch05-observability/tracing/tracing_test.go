@@ -7,15 +7,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/ch05-observability/catalog"
@@ -32,17 +36,33 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // tracing.Start configures from env (plus OTEL_EXPORTER_OTLP_ENDPOINT
 // naming a collector the test serves), as the two binaries would be.
 type bookstore struct {
-	col   *otlptest.Collector
-	page  http.Handler
-	flush func()      // exports every span, as both binaries do when they stop
-	seen  chan string // the traceparent each call brought to Recommendations
+	col    *otlptest.Collector
+	page   http.Handler
+	flush  func()       // exports every span, as both binaries do when they stop
+	seen   chan string  // the traceparent each call brought to Recommendations
+	starts atomic.Int64 // spans started, recorded or not, in both services
+
+	mu      sync.Mutex
+	exports [][2]int // each export's spans and bytes, as the collector received it
 }
 
 func newBookstore(t *testing.T, env map[string]string) *bookstore {
 	b := &bookstore{col: otlptest.NewCollector(), seen: make(chan string, 100)}
+	export := grpc.UnaryServerInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		r, spans := req.(*coltracepb.ExportTraceServiceRequest), 0
+		for _, rs := range r.GetResourceSpans() {
+			for _, ss := range rs.GetScopeSpans() {
+				spans += len(ss.GetSpans())
+			}
+		}
+		b.mu.Lock()
+		b.exports = append(b.exports, [2]int{spans, proto.Size(r)})
+		b.mu.Unlock()
+		return h(ctx, req)
+	})
 	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://" + grpctest.ServeLoopback(t, func(s grpc.ServiceRegistrar) {
 		coltracepb.RegisterTraceServiceServer(s, b.col)
-	})
+	}, grpc.UnaryInterceptor(export))
 	recTP, recFlush, err := tracing.Start(t.Context(), "recommendations", func(k string) string { return env[k] })
 	require.NoError(t, err)
 	mktTP, mktFlush, err := tracing.Start(t.Context(), "marketplace", func(k string) string { return env[k] })
@@ -54,11 +74,32 @@ func newBookstore(t *testing.T, env map[string]string) *bookstore {
 		b.seen <- strings.Join(metadataValues(ctx, "traceparent"), ",")
 		return h(ctx, req)
 	})
+	recTP, mktTP = counting{recTP, &b.starts}, counting{mktTP, &b.starts}
 	conn := grpctest.NewServer(t, func(s grpc.ServiceRegistrar) {
 		pb.RegisterRecommendationsServer(s, recommendations.NewServer(catalog.NewRecommender(nil)))
 	}, grpc.ChainUnaryInterceptor(seen, tracing.UnaryServer(recTP))).NewClient(t, grpc.WithChainUnaryInterceptor(tracing.UnaryClient(mktTP)))
 	b.page = tracing.Handler(mktTP, marketplace.New(pb.NewRecommendationsClient(conn), marketplace.Options{Logger: slog.New(slog.DiscardHandler)}))
 	return b
+}
+
+// counting counts the spans its tracers start.
+type counting struct {
+	trace.TracerProvider
+	n *atomic.Int64
+}
+
+func (c counting) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
+	return countingTracer{c.TracerProvider.Tracer(name, opts...), c.n}
+}
+
+type countingTracer struct {
+	trace.Tracer
+	n *atomic.Int64
+}
+
+func (c countingTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	c.n.Add(1)
+	return c.Tracer.Start(ctx, name, opts...)
 }
 
 // get loads the homepage, with header (name, value) pairs, and returns the
@@ -116,17 +157,22 @@ func TestOnePageIsOneTrace(t *testing.T) {
 
 // With OTEL_TRACES_SAMPLER_ARG=0 no trace that starts at the Marketplace is
 // recorded, yet the trace context still goes to Recommendations, marked
-// not sampled, so Recommendations records nothing either. A page whose
+// not sampled, so Recommendations records nothing either: the page starts
+// its span, whose trace the sampler drops, and no other. A page whose
 // caller sampled its trace is recorded in both services all the same: the
 // sampler follows the parent.
 func TestSamplerFollowsTheParent(t *testing.T) {
 	b := newBookstore(t, map[string]string{"OTEL_TRACES_SAMPLER_ARG": "0"})
 	sent := b.get(t)
 	assert.Regexp(t, `^00-[0-9a-f]{32}-[0-9a-f]{16}-00$`, sent, "passed on, not sampled")
+	assert.Equal(t, int64(1), b.starts.Swap(0), "one span started, the page's")
 
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	sent = b.get(t, "traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
 	assert.Regexp(t, `^00-`+traceID+`-[0-9a-f]{16}-01$`, sent, "the caller's trace, sampled")
+	assert.Equal(t, int64(3), b.starts.Swap(0), "the page, its call, the server")
+	b.get(t, "traceparent", "00-"+traceID+"-00f067aa0ba902b7-00")
+	assert.Zero(t, b.starts.Load(), "the caller's trace, not sampled: not one span")
 
 	spans := b.spans()
 	require.Len(t, spans["marketplace"], 2, "only the sampled page's")
@@ -134,6 +180,24 @@ func TestSamplerFollowsTheParent(t *testing.T) {
 	for _, s := range append(spans["marketplace"], spans["recommendations"]...) {
 		assert.Equal(t, traceID, hex.EncodeToString(s.GetTraceId()))
 	}
+}
+
+// Spans leave in batches of 200 at most, each under 32 KB of OTLP: gRPC
+// marshals a bigger message into a 1 MB buffer, a cost to every export.
+func TestBatchesStayUnder32KB(t *testing.T) {
+	b := newBookstore(t, map[string]string{})
+	for range 400 { // 800 spans in the Marketplace, 400 in Recommendations
+		b.get(t)
+	}
+	b.spans()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	largest := 0
+	for _, e := range b.exports {
+		largest = max(largest, e[0])
+		assert.LessOrEqual(t, e[1], 32<<10, "bytes in a batch of %d spans", e[0])
+	}
+	assert.Equal(t, 200, largest, "spans in the largest batch")
 }
 
 // Without a collector, tracing is off: Start returns a provider that
