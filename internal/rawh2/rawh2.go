@@ -23,7 +23,9 @@ type Conn struct {
 	fr      *http2.Framer
 	next    uint32 // the next stream ID: clients use odd ones
 	ping    byte
+	pinged  time.Time         // when the last PING was answered
 	replies map[uint32]*Reply // what each stream has received so far
+	expires time.Time         // Open's deadline
 }
 
 // Open starts HTTP/2 on c: the client preface and an empty SETTINGS frame.
@@ -39,7 +41,7 @@ func Open(c net.Conn, deadline time.Time) (*Conn, error) {
 	// Header blocks are decoded as they arrive, every one of them, since
 	// HPACK's table depends on all that came before.
 	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	return &Conn{c: c, fr: fr, next: 1, replies: map[uint32]*Reply{}}, fr.WriteSettings()
+	return &Conn{c: c, fr: fr, next: 1, replies: map[uint32]*Reply{}, expires: deadline}, fr.WriteSettings()
 }
 
 // Start sends the headers of a gRPC call to method on a new stream, and
@@ -113,10 +115,25 @@ func (c *Conn) Sync() (Seen, error) {
 	if err := c.fr.WritePing(false, data); err != nil {
 		return Seen{}, err
 	}
-	return c.read(func(f http2.Frame) bool {
+	seen, err := c.read(func(f http2.Frame) bool {
 		p, ok := f.(*http2.PingFrame)
 		return ok && p.IsAck() && p.Data == data
 	})
+	c.pinged = time.Now()
+	return seen, err
+}
+
+// SyncAfter is Sync paced as a client's keepalive is: its PING leaves gap
+// after the answer to the last one, no sooner, since a server's keepalive
+// policy judges pings by the time between them, which only passing time
+// shows. The wait ends at Open's deadline at the latest, with an error.
+func (c *Conn) SyncAfter(gap time.Duration) (Seen, error) {
+	at := c.pinged.Add(gap)
+	if at.After(c.expires) {
+		return Seen{}, fmt.Errorf("rawh2: a PING %v after the last would be past the connection's deadline", gap)
+	}
+	<-time.After(time.Until(at))
+	return c.Sync()
 }
 
 // AwaitGoAway reads until the server sends GOAWAY.

@@ -356,8 +356,7 @@ func TestPingsTenSecondsApartAreAllowedWithoutACall(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, seen.GoAway, "two strikes are allowed")
 	}
-	time.Sleep(minTime + time.Second) // the client's pace, past MinTime: not a wait for the server
-	_, err = conn.Sync()
+	_, err = conn.SyncAfter(minTime + time.Second) // past MinTime, a second to spare
 	require.NoError(t, err)
 	const closed = "the server closed the connection after a ping 10 s after the last one: its policy is not MinTime 10 s with PermitWithoutStream"
 	id, err := conn.Begin("/grpc.health.v1.Health/Check")
