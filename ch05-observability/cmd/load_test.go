@@ -1,6 +1,7 @@
 package cmd_test
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -114,6 +115,9 @@ var loopbackAddr = regexp.MustCompile(`serving[^0-9]*(127\.0\.0\.1:\d+)`)
 // page, and the spans each stack exported.
 //
 //	go test ./ch05-observability/cmd -run TestHomepageThroughput -load 5s -load-rounds 10 -v
+//
+// The processes inherit the test's environment: GOGC=400 before the
+// command gives every stack's garbage collector the same room.
 func TestHomepageThroughput(t *testing.T) {
 	if *loadFor == 0 {
 		t.Skip("a load run: -load 10s runs it, loading each stack for 10s a round")
@@ -197,5 +201,6 @@ func TestHomepageThroughput(t *testing.T) {
 			s.name, m, 100*m/base, pageload.Median(rec), pageload.Median(mkt), spans[s.name])
 	}
 	host, _ := os.Hostname()
-	t.Logf("%d rounds of %v a stack, wrk -t2 -c%d, on %s:\n%s", *loadRounds, *loadFor, *loadClients, host, table.String())
+	gogc := cmp.Or(os.Getenv("GOGC"), "100 (the default)") // every process inherits it
+	t.Logf("%d rounds of %v a stack, wrk -t2 -c%d, GOGC=%s, on %s:\n%s", *loadRounds, *loadFor, *loadClients, gogc, host, table.String())
 }

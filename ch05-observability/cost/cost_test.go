@@ -154,3 +154,38 @@ func cpu(b *testing.B) int64 {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
+
+// BenchmarkTracingAlone is what tracing adds to the Marketplace's side of
+// a page, and nothing else: the page's handler and the call's interceptor,
+// around a page that only makes the call and a call that does nothing.
+func BenchmarkTracingAlone(b *testing.B) {
+	off, _, err := tracing.Start(context.Background(), "cost", func(string) string { return "" })
+	if err != nil {
+		b.Fatal(err)
+	}
+	sdk := func(fraction float64) trace.TracerProvider {
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(fraction))),
+			sdktrace.WithBatcher(discard{}, sdktrace.WithMaxQueueSize(16384), sdktrace.WithMaxExportBatchSize(2048)))
+		b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+		return tp
+	}
+	for _, tc := range []struct {
+		name string
+		tp   trace.TracerProvider
+	}{{"off", off}, {"not-sampled", sdk(0)}, {"sampled", sdk(1)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			call := tracing.UnaryClient(tc.tp)
+			invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+			page := tracing.Handler(tc.tp, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				if err := call(r.Context(), "/Recommendations/Recommend", nil, nil, nil, invoker); err != nil {
+					b.Fatal(err)
+				}
+			}))
+			req, rec := httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder()
+			b.ReportAllocs()
+			for b.Loop() {
+				page.ServeHTTP(rec, req)
+			}
+		})
+	}
+}
