@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -118,28 +119,47 @@ func sixToSeven(src []byte) []byte {
 	return regexp.MustCompile(`\bch06\b`).ReplaceAll(src, []byte("ch07"))
 }
 
-// bookstoreCopy compares chapter 7 with chapter 6's whole bookstore (every
-// file but the tests and buf's baseline), which chapter 7 holds unchanged
-// but for paths and image tags: its lesson is the greeter beside it, and
-// Go's bookstore needs no change to serve concurrently. Generated files
-// count as copies, since CI regenerates them from the copied .proto. It
-// returns chapter 7's files that are copies, and what differs.
+// bookstore reports whether a file under a chapter folder is part of the
+// program (Go, its .proto, template, Dockerfile, compose file): not a test,
+// nor buf's baseline, nor what a reader's run leaves there (certs/, say).
+func bookstore(path string) bool {
+	name := filepath.Base(path)
+	return !strings.HasSuffix(name, "_test.go") && (name == "Dockerfile" ||
+		slices.Contains([]string{".go", ".proto", ".html", ".yaml"}, filepath.Ext(name)))
+}
+
+// bookstoreCopy compares chapter 7 with chapter 6's whole bookstore, which
+// chapter 7 holds unchanged but for paths and image tags: its lesson is the
+// greeter beside it, and Go's bookstore needs no change to serve
+// concurrently. A generated file counts as a copy if it is there: CI
+// regenerates it from the copied .proto and fails if anything changes. It
+// returns chapter 7's files that are copies, and what differs, including
+// files of its own in the folders that hold the copies. (Both copies of
+// recommendations.v1 register the same protobuf names, so no binary may
+// link both: TestChaptersStandAlone keeps each chapter's imports apart.)
 func bookstoreCopy(t *testing.T, root string) (copies map[string]bool, differences []string) {
 	t.Helper()
 	six, seven := filepath.Join(root, "ch06-best-practices"), filepath.Join(root, "ch07-concurrency")
-	copies = map[string]bool{}
-	err := filepath.WalkDir(six, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasSuffix(path, "_test.go") || strings.HasSuffix(path, ".image.json") {
-			return err
-		}
-		rel, err := filepath.Rel(six, path)
-		if err != nil {
-			return err
-		}
+	copies, folders := map[string]bool{}, map[string]bool{}
+	walk := func(dir string, f func(path, rel string) error) {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !bookstore(path) {
+				return err
+			}
+			rel, err := filepath.Rel(dir, path)
+			if err != nil {
+				return err
+			}
+			return f(path, rel)
+		})
+		require.NoError(t, err)
+	}
+	walk(six, func(path, rel string) error {
 		want, err := os.ReadFile(path)
 		if err != nil {
 			return err
 		}
+		folders[filepath.Dir(rel)] = true
 		switch got, err := os.ReadFile(filepath.Join(seven, rel)); {
 		case err != nil:
 			differences = append(differences, fmt.Sprintf("chapter 7 lacks chapter 6's %s: %v", rel, err))
@@ -150,7 +170,12 @@ func bookstoreCopy(t *testing.T, root string) (copies map[string]bool, differenc
 		}
 		return nil
 	})
-	require.NoError(t, err)
+	walk(seven, func(path, rel string) error {
+		if dir := filepath.Dir(rel); dir != "." && folders[dir] && !copies[path] {
+			differences = append(differences, fmt.Sprintf("ch07-concurrency/%s is not chapter 6's, in a folder of chapter 6's bookstore", rel))
+		}
+		return nil
+	})
 	return copies, differences
 }
 
