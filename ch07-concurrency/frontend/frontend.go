@@ -32,6 +32,12 @@ const CallTimeout = 5 * time.Second
 // MaxName is the longest name, in bytes, the front end passes on.
 const MaxName = 256
 
+// MaxSlow is how many requests that ask the Greeter to wait may call it at
+// once: half the 100 calls its connection carries. Beyond that a visitor
+// gets 503 at once, so that visitors who hold calls for seconds cannot
+// take every call and make everyone else queue behind them.
+const MaxSlow = 50
+
 // New returns the front end's handler, which calls the Greeter on conn:
 //
 //	GET /hello?name=Ann            → Hello, Ann!
@@ -43,6 +49,7 @@ const MaxName = 256
 // uses the same conn.
 func New(conn grpc.ClientConnInterface) http.Handler {
 	client := pb.NewGreeterClient(conn)
+	slow := make(chan struct{}, MaxSlow) // a token for each waiting call
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -57,6 +64,15 @@ func New(conn grpc.ClientConnInterface) http.Handler {
 			sleep, err = strconv.ParseInt(s, 10, 32)
 			if err != nil || sleep < 0 || sleep > greeter.MaxSleep.Milliseconds() {
 				http.Error(w, fmt.Sprintf("sleep is a number of milliseconds from 0 to %d", greeter.MaxSleep.Milliseconds()), http.StatusBadRequest)
+				return
+			}
+		}
+		if sleep > 0 {
+			select {
+			case slow <- struct{}{}:
+				defer func() { <-slow }()
+			default:
+				http.Error(w, fmt.Sprintf("%d requests that sleep are in flight: try again later", MaxSlow), http.StatusServiceUnavailable)
 				return
 			}
 		}

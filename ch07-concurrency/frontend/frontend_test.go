@@ -75,3 +75,87 @@ func TestSleepIsPassedToTheGreeter(t *testing.T) {
 	assert.Equal(t, "Hello, Bo!\n", body)
 	assert.Equal(t, 250*time.Millisecond, testwait.Recv(t, waits, "the greeter's wait"))
 }
+
+// Visitors who ask the Greeter to wait take at most MaxSlow of its calls:
+// one more gets 503 at once, and a visitor who does not wait is served.
+func TestSlowRequestsLeaveRoomForOthers(t *testing.T) {
+	entered, release := make(chan struct{}, frontend.MaxSlow+1), make(chan struct{})
+	g, err := greeter.New(greeter.Options{Wait: func(ctx context.Context, d time.Duration) error {
+		if d == 0 {
+			return nil
+		}
+		entered <- struct{}{}
+		select { // until the test releases the waits, or the call ends
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}})
+	require.NoError(t, err)
+	srv := httptest.NewServer(frontend.New(grpctest.Start(t, g.Register)))
+	defer srv.Close()
+	c := srv.Client()
+	defer c.CloseIdleConnections()
+
+	codes := make(chan int, frontend.MaxSlow)
+	for range frontend.MaxSlow {
+		go func() { // not get: a goroutine other than the test's may not stop it
+			resp, err := c.Get(srv.URL + "/hello?name=Slow&sleep=1000")
+			if err != nil {
+				codes <- 0
+				return
+			}
+			_ = resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	for range frontend.MaxSlow {
+		testwait.Recv(t, entered, "the slow calls to wait in the Greeter")
+	}
+	code, body := get(t, c, srv.URL+"/hello?name=Late&sleep=1000")
+	assert.Equal(t, http.StatusServiceUnavailable, code, body)
+	code, body = get(t, c, srv.URL+"/hello?name=Ann")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "Hello, Ann!\n", body)
+
+	close(release)
+	for range frontend.MaxSlow {
+		assert.Equal(t, http.StatusOK, testwait.Recv(t, codes, "the slow calls to end"))
+	}
+}
+
+// A visitor who leaves cancels the Greeter's work for them: the call ends
+// with the request, seconds before CallTimeout would have ended it.
+func TestAVisitorWhoLeavesCancelsTheCall(t *testing.T) {
+	entered, spare := make(chan struct{}, 1), make(chan time.Duration, 1)
+	g, err := greeter.New(greeter.Options{Wait: func(ctx context.Context, _ time.Duration) error {
+		entered <- struct{}{}
+		<-ctx.Done()
+		deadline, _ := ctx.Deadline()
+		spare <- time.Until(deadline)
+		return ctx.Err()
+	}})
+	require.NoError(t, err)
+	srv := httptest.NewServer(frontend.New(grpctest.Start(t, g.Register)))
+	defer srv.Close()
+	c := srv.Client()
+	defer c.CloseIdleConnections()
+
+	ctx, cancel := context.WithCancel(testwait.Context(t))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/hello?name=Gone&sleep=10000", nil)
+	require.NoError(t, err)
+	failed := make(chan error, 1)
+	go func() {
+		resp, err := c.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		failed <- err
+	}()
+	testwait.Recv(t, entered, "the call to wait in the Greeter")
+	cancel()
+	assert.ErrorIs(t, testwait.Recv(t, failed, "the visitor to leave"), context.Canceled)
+	assert.Greater(t, testwait.Recv(t, spare, "the Greeter's wait to end"), frontend.CallTimeout/2,
+		"the call ended with the request, not at its timeout")
+}

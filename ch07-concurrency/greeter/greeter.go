@@ -39,10 +39,11 @@ const (
 	// below zero, the call fails with INVALID_ARGUMENT, so no caller can
 	// hold a handler (or the whole event loop) for days.
 	MaxSleep = 10 * time.Second
-	// MaxNames is how many names SayHelloToAll keeps: one more fails the
-	// call with RESOURCE_EXHAUSTED, so a client stream cannot grow the
-	// server's memory without end.
-	MaxNames = 100
+	// MaxNames is how many names SayHelloToAll keeps, and MaxNamesSize
+	// how many bytes of them: one more fails the call with
+	// RESOURCE_EXHAUSTED, so a client stream holds a few KiB of the
+	// server's memory, not MaxNames messages of the largest size.
+	MaxNames, MaxNamesSize = 100, 4 << 10
 )
 
 // Mode selects how the Greeter runs its handlers: the names are
@@ -195,7 +196,7 @@ func (s *Server) SayHelloStream(req *pb.HelloRequest, stream grpc.ServerStreamin
 // longest sleep_millisecond it was sent.
 func (s *Server) SayHelloToAll(stream grpc.ClientStreamingServer[pb.HelloRequest, pb.HelloReply]) error {
 	var names []string
-	var longest int32
+	var longest, size int32
 	for {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -204,8 +205,8 @@ func (s *Server) SayHelloToAll(stream grpc.ClientStreamingServer[pb.HelloRequest
 		if err != nil {
 			return err
 		}
-		if len(names) == MaxNames {
-			return status.Errorf(codes.ResourceExhausted, "more than %d names", MaxNames)
+		if size += int32(len(req.GetName())); len(names) == MaxNames || size > MaxNamesSize {
+			return status.Errorf(codes.ResourceExhausted, "more than %d names or %d bytes of them", MaxNames, MaxNamesSize)
 		}
 		if err := checkSleep(req.GetSleepMillisecond()); err != nil {
 			return err

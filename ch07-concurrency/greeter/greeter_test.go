@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -317,23 +318,32 @@ func TestSleepIsCappedAtMaxSleep(t *testing.T) {
 	}
 }
 
-// A client stream may send MaxNames names; one more ends the call with
-// RESOURCE_EXHAUSTED instead of growing the server's memory.
+// A client stream may send MaxNames names of MaxNamesSize bytes in all;
+// one more name, or one more byte, ends the call with RESOURCE_EXHAUSTED
+// instead of growing the server's memory.
 func TestSayHelloToAllKeepsAtMostMaxNames(t *testing.T) {
 	c := pb.NewGreeterClient(grpctest.Start(t, must(greeter.New(greeter.Options{})).Register))
-	for _, n := range []int{greeter.MaxNames, greeter.MaxNames + 1} {
+	long := strings.Repeat("x", greeter.MaxNamesSize/greeter.MaxNames) // MaxNames of them fill MaxNamesSize
+	for _, tc := range []struct {
+		names []string
+		ok    bool
+	}{
+		{names: slices.Repeat([]string{long}, greeter.MaxNames), ok: true},
+		{names: slices.Repeat([]string{"x"}, greeter.MaxNames+1)},
+		{names: []string{long, strings.Repeat("x", greeter.MaxNamesSize)}},
+	} {
 		stream, err := c.SayHelloToAll(grpctest.Context(t))
 		require.NoError(t, err)
-		for range n {
-			if stream.Send(&pb.HelloRequest{Name: "x"}) != nil {
+		for _, name := range tc.names {
+			if stream.Send(&pb.HelloRequest{Name: name}) != nil {
 				break // the server has ended the call; CloseAndRecv says why
 			}
 		}
 		_, err = stream.CloseAndRecv()
-		if n == greeter.MaxNames {
+		if tc.ok {
 			assert.NoError(t, err)
 		} else {
-			assert.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
+			assert.Equal(t, codes.ResourceExhausted, status.Code(err), "%d names: %v", len(tc.names), err)
 		}
 	}
 }

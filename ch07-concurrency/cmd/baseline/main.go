@@ -6,9 +6,10 @@
 //
 // The load table measures cmd/greeter's modes against it: the Go mode,
 // bounds and all, must lose nothing to this server. It refuses a wait
-// beyond greeter.MaxSleep, as the Greeter does, and nothing more.
+// beyond greeter.MaxSleep, as the Greeter does, and nothing more: with
+// none of the Greeter's bounds, it listens on loopback only by default.
 //
-//	go run ./ch07-concurrency/cmd/baseline -addr 127.0.0.1:9999
+//	go run ./ch07-concurrency/cmd/baseline   # on 127.0.0.1:9999
 package main
 
 import (
@@ -46,7 +47,7 @@ func (server) SayHello(_ context.Context, req *pb.HelloRequest) (*pb.HelloReply,
 }
 
 func main() {
-	addr := flag.String("addr", ":9999", "gRPC listen address")
+	addr := flag.String("addr", "127.0.0.1:9999", "gRPC listen address (unbounded: keep it off public interfaces)")
 	flag.Parse()
 	lis, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -371,3 +371,39 @@ func TestNoChannelzOnThePublicPort(t *testing.T) {
 	_, err = channelzpb.NewChannelzClient(conn).GetServers(grpctest.Context(t), &channelzpb.GetServersRequest{})
 	assert.Equal(t, codes.Unimplemented, status.Code(err), "%v", err)
 }
+
+// A handler that ignores its call's end does not hold shutdown: past the
+// bound, Stop cuts the call, and past a second bound shutdown returns
+// without that handler, which is left behind rather than waited for.
+func TestShutdownLeavesBehindAHandlerThatIgnoresItsCall(t *testing.T) {
+	entered, release := make(chan string, 1), make(chan struct{})
+	o := defaults(greeter.Go)
+	o.Wait = func(context.Context, time.Duration) error { // a wait like time.Sleep's
+		entered <- "entered"
+		<-release
+		return nil
+	}
+	s, g, err := newServer(o)
+	require.NoError(t, err)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(lis) }()
+	defer func() { assert.NoError(t, testwait.Recv(t, served, "Serve to return")) }()
+	defer close(release) // the handler returns at the test's end, and nothing leaks
+
+	call := make(chan error, 1)
+	go func() {
+		_, err := client(t, lis.Addr().String()).SayHello(grpctest.Context(t), &pb.HelloRequest{Name: "Joe", SleepMillisecond: 1})
+		call <- err
+	}()
+	testwait.Recv(t, entered, "the call to begin its wait")
+	done := make(chan bool, 1)
+	go func() {
+		graceful, err := shutdown(s, g, 200*time.Millisecond)
+		assert.NoError(t, err)
+		done <- graceful
+	}()
+	assert.False(t, testwait.Recv(t, done, "shutdown to return while the handler still waits"), "the call was cut")
+	assert.Equal(t, codes.Unavailable, status.Code(testwait.Recv(t, call, "the cut call to end")))
+}

@@ -1,19 +1,25 @@
 package main_test
 
 import (
+	"errors"
+	"io"
+	"net"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	gr "github.com/gobookstore/grpc-microservices-go/ch07-concurrency/greeter"
 	pb "github.com/gobookstore/grpc-microservices-go/ch07-concurrency/helloworldpb"
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
+	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
 )
 
 func TestMain(m *testing.M) { proctest.VerifyTestMain(m) }
@@ -91,4 +97,37 @@ func TestBadFlagsAreNamed(t *testing.T) {
 		assert.Empty(t, stdout)
 		assert.True(t, strings.HasPrefix(stderr, tc.want), "%q: %s", tc.args, stderr)
 	}
+}
+
+// The binary closes a connection that never speaks within seconds, so
+// silent clients cannot pile up.
+func TestASilentConnectionIsClosed(t *testing.T) {
+	p := proctest.Start(t, greeter(t), []string{"-addr", "127.0.0.1:0", "-quiet"})
+	silent, err := net.Dial("tcp", p.WaitFor(t, serving)[1])
+	require.NoError(t, err)
+	defer silent.Close()
+	// main's bound is 5 s: 15 s leaves room for a slow machine, and fails a bound of 30 s or more.
+	require.NoError(t, silent.SetReadDeadline(time.Now().Add(15*time.Second)))
+	_, err = io.Copy(io.Discard, silent) // the server's SETTINGS, then the end
+	var ne net.Error
+	assert.False(t, errors.As(err, &ne) && ne.Timeout(), "closed by the server, not by the test's bound: %v", err)
+}
+
+// SIGTERM with a call that waits greeter.MaxSleep in flight: the binary
+// cuts it at its shutdown bound (5 s, shorter than the wait), says so, and
+// exits 0.
+func TestSIGTERMCutsALongCallAtTheBound(t *testing.T) {
+	p := proctest.Start(t, greeter(t), []string{"-addr", "127.0.0.1:0"})
+	conn, err := grpc.NewClient(p.WaitFor(t, serving)[1], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	call := make(chan error, 1)
+	go func() {
+		_, err := pb.NewGreeterClient(conn).SayHello(grpctest.Context(t), &pb.HelloRequest{Name: "Joe", SleepMillisecond: int32(gr.MaxSleep.Milliseconds())})
+		call <- err
+	}()
+	p.WaitFor(t, regexp.MustCompile(`^Handling request$`))
+	assert.Equal(t, 0, p.Signal(t, syscall.SIGTERM), p.Output())
+	assert.Contains(t, p.Output(), "greeter: shutdown timeout: cut the calls still in flight\n")
+	assert.Error(t, testwait.Recv(t, call, "the cut call to end"))
 }
