@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/internal/booksuite"
@@ -211,7 +212,8 @@ func TestIdleClientsLockNobodyOut(t *testing.T) {
 
 // The server closes every connection after MaxConnectionAge (30 s),
 // politely: a GOAWAY, which makes the client reconnect and look the name
-// up again.
+// up again. A call open before the GOAWAY has MaxConnectionAgeGrace (10 s)
+// to finish: its request, sent 2 s after the GOAWAY, is still answered.
 func TestConnectionsAreClosedWhenOld(t *testing.T) {
 	t.Parallel()
 	recBin, _, _ := binaries(t)
@@ -221,9 +223,19 @@ func TestConnectionsAreClosedWhenOld(t *testing.T) {
 	conn, err := rawh2.Open(c, time.Now().Add(2*time.Minute))
 	require.NoError(t, err)
 	defer conn.Close()
+	id, err := conn.Begin("/Recommendations/Recommend") // its request comes after the GOAWAY
+	require.NoError(t, err)
 	seen, err := conn.AwaitGoAway()
 	require.NoError(t, err, "no GOAWAY on a connection older than MaxConnectionAge")
 	assert.True(t, seen.GoAway)
+	<-time.After(2 * time.Second) // a call still running 2 s into the grace; real time, as the server's clock is
+	req, err := proto.Marshal(&pb.RecommendationRequest{MaxResults: 3})
+	require.NoError(t, err)
+	const cut = "a call open before the GOAWAY was cut 2 s after it: the grace is not 10 s"
+	require.NoError(t, conn.Send(id, req), cut)
+	reply, err := conn.Await(id)
+	require.NoError(t, err, cut)
+	assert.Equal(t, "0", reply.Status, "%+v", reply)
 }
 
 // The Marketplace's HTTP server is bounded too: a client that never
@@ -382,5 +394,24 @@ func TestFlagMistakesAreOneLine(t *testing.T) {
 			assert.Equal(t, 2, code, "%q: %s", args, stderr)
 			assert.Equal(t, 1, strings.Count(stderr, "\n"), "%q: one line, not %q", args, stderr)
 		}
+	}
+}
+
+// A binary that cannot listen (the address is taken) says so in one line
+// and exits 1, so that its supervisor sees it failed and restarts it.
+func TestAFailedListenExitsWith1(t *testing.T) {
+	recBin, mktBin, _ := binaries(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	addr := taken.Addr().String()
+	for _, run := range [][]string{
+		{recBin, "-addr", addr},
+		{mktBin, "-addr", addr, "-recommendations", "127.0.0.1:1"},
+	} {
+		_, stderr, code := proctest.Run(t, run[0], run[1:])
+		assert.Equal(t, 1, code, "%q: %s", run, stderr)
+		assert.Equal(t, 1, strings.Count(stderr, "\n"), "%q: one line, not %q", run, stderr)
+		assert.Contains(t, stderr, "address already in use", run)
 	}
 }

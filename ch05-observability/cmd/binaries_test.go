@@ -5,6 +5,7 @@
 package cmd_test
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -28,7 +29,10 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
 	"github.com/gobookstore/grpc-microservices-go/internal/otlptest"
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
@@ -136,21 +140,23 @@ func TestFromOutside(t *testing.T) {
 	assert.Equal(t, 3, logged, "one line a call")
 }
 
-// Chapter 4's HTTP bounds hold on both of the Marketplace's HTTP servers,
-// the page's and the metrics': headers beyond 16 KB get 431, and a client
-// that never finishes its headers (ReadHeaderTimeout) or the body it
-// announced (ReadTimeout) is cut off. On
-// SIGTERM, /healthz says 503 while the process drains, then it exits 0.
+// Chapter 4's HTTP bounds hold on every HTTP server: the Marketplace's
+// page and metrics, and Recommendations' metrics. Headers beyond 16 KB get
+// 431, and a client that never finishes its headers (ReadHeaderTimeout)
+// or the body it announced (ReadTimeout) is cut off. On SIGTERM, /healthz
+// says 503 while the process drains, then it exits 0.
 func TestHTTPServersAreBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs real processes")
 	}
-	bins := proctest.Build(t, pkg+"marketplace")
+	bins := proctest.Build(t, pkg+"marketplace", pkg+"recommendations")
 	mkt := proctest.Start(t, bins[0], []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-recommendations", "127.0.0.1:1"})
 	page := mkt.WaitFor(t, servingHTTP)[1]
 	metricsAddr := mkt.WaitFor(t, servingMetrics)[1]
+	rec := proctest.Start(t, bins[1], []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0"})
+	recMetricsAddr := rec.WaitFor(t, servingMetrics)[1]
 	var wg sync.WaitGroup
-	for _, url := range []string{page + "healthz", "http://" + metricsAddr + "/metrics"} {
+	for _, url := range []string{page + "healthz", "http://" + metricsAddr + "/metrics", "http://" + recMetricsAddr + "/metrics"} {
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 		require.NoError(t, err)
 		req.Header.Set("X-Large", strings.Repeat("a", 32<<10))
@@ -186,6 +192,73 @@ func TestHTTPServersAreBounded(t *testing.T) {
 		return status == http.StatusServiceUnavailable
 	})
 	assert.Equal(t, 0, mkt.Wait(t), mkt.Output())
+	assert.Equal(t, 0, rec.Signal(t, syscall.SIGTERM), rec.Output())
+}
+
+// On SIGTERM, Recommendations tells a health watcher NOT_SERVING while it
+// still takes calls, on new connections too (the drain: whoever watches
+// health stops sending work before the listener closes); it then exits 0
+// once the watcher has gone.
+func TestSIGTERMSaysNotServingWhileItStillServes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs real processes")
+	}
+	bins := proctest.Build(t, pkg+"recommendations")
+	rec := proctest.Start(t, bins[0], []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-seed", "1"})
+	addr := rec.WaitFor(t, servingGRPC)[1]
+	ctx, cancel := context.WithTimeout(t.Context(), proctest.Timeout)
+	defer cancel()
+	watch, err := healthpb.NewHealthClient(dial(t, addr)).Watch(ctx, &healthpb.HealthCheckRequest{Service: "Recommendations"})
+	require.NoError(t, err)
+	first, err := watch.Recv()
+	require.NoError(t, err)
+	require.Equal(t, healthpb.HealthCheckResponse_SERVING, first.GetStatus())
+
+	rec.Send(t, syscall.SIGTERM)
+	next, err := watch.Recv()
+	require.NoError(t, err, "the watcher hears before the server stops")
+	assert.Equal(t, healthpb.HealthCheckResponse_NOT_SERVING, next.GetStatus())
+	// A new connection: the listener is still open for a moment.
+	resp, err := pb.NewRecommendationsClient(dial(t, addr)).Recommend(ctx, &pb.RecommendationRequest{MaxResults: 3})
+	require.NoError(t, err, "NOT_SERVING comes a moment before the server stops taking calls")
+	assert.Len(t, resp.GetRecommendations(), 3)
+	cancel() // the watcher goes, as a prober's call would end
+	assert.Equal(t, 0, rec.Wait(t), rec.Output())
+	assert.Contains(t, rec.Output(), `"msg":"stopped"`, "a graceful stop: no call was cut")
+}
+
+// dial returns a client connection to addr, closed when the test ends.
+func dial(t *testing.T, addr string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// A binary that cannot listen, on its public port or its metrics' (the
+// address is taken), says so in one line and exits 1, so that its
+// supervisor sees it failed and restarts it.
+func TestAFailedListenExitsWith1(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs real processes")
+	}
+	bins := proctest.Build(t, pkg+"recommendations", pkg+"marketplace")
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	addr := taken.Addr().String()
+	for _, run := range [][]string{
+		{bins[0], "-addr", addr, "-metrics-addr", "127.0.0.1:0"},
+		{bins[0], "-addr", "127.0.0.1:0", "-metrics-addr", addr},
+		{bins[1], "-addr", addr, "-metrics-addr", "127.0.0.1:0", "-recommendations", "127.0.0.1:1"},
+		{bins[1], "-addr", "127.0.0.1:0", "-metrics-addr", addr, "-recommendations", "127.0.0.1:1"},
+	} {
+		_, stderr, code := proctest.Run(t, run[0], run[1:])
+		assert.Equal(t, 1, code, "%q: %s", run, stderr)
+		assert.Equal(t, 1, strings.Count(stderr, "\n"), "%q: one line, not %q", run, stderr)
+		assert.Contains(t, stderr, "address already in use", run)
+	}
 }
 
 // A mistake on the command line, an unknown flag or a stray argument

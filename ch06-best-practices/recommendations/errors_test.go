@@ -54,6 +54,15 @@ func TestErrorsToStatus(t *testing.T) {
 	assert.NoError(t, intercept(nil))
 }
 
+// Only an invalid argument carries a BadRequest detail: a NOT_FOUND names
+// no field, and sends no (empty) detail.
+func TestNotFoundHasNoDetail(t *testing.T) {
+	got := intercept(recommendations.NotFound("Category not found"))
+	assert.Equal(t, codes.NotFound, status.Code(got))
+	assert.Empty(t, status.Convert(got).Details(), "%v", status.Convert(got).Proto())
+	assert.Len(t, status.Convert(intercept(recommendations.InvalidArgument("bad", "f", "d"))).Details(), 1)
+}
+
 // An invalid argument carries a BadRequest detail, which a program reads
 // back with status.Details.
 func TestBadRequestDetail(t *testing.T) {

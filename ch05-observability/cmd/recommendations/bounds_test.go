@@ -21,6 +21,7 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/internal/rawh2"
@@ -283,7 +284,9 @@ func TestPingsTenSecondsApartAreAllowedWithoutACall(t *testing.T) {
 
 // The server closes every connection after MaxConnectionAge (30 s),
 // politely: a GOAWAY, after which a client reconnects and looks the name up
-// again, so new replicas get their share of calls.
+// again, so new replicas get their share of calls. A call open before the
+// GOAWAY has MaxConnectionAgeGrace (10 s) to finish: its request, sent 2 s
+// after the GOAWAY, is still answered.
 func TestConnectionsAreClosedWhenOld(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: waits out the 30 s")
@@ -294,7 +297,109 @@ func TestConnectionsAreClosedWhenOld(t *testing.T) {
 	conn, err := rawh2.Open(c, time.Now().Add(30*time.Second+testwait.Bound))
 	require.NoError(t, err)
 	defer conn.Close()
+	id, err := conn.Begin("/Recommendations/Recommend") // its request comes after the GOAWAY
+	require.NoError(t, err)
 	seen, err := conn.AwaitGoAway()
 	require.NoError(t, err, "no GOAWAY on a connection older than MaxConnectionAge")
 	assert.True(t, seen.GoAway)
+	<-time.After(2 * time.Second) // a call still running 2 s into the grace; real time, as the server's clock is
+	req, err := proto.Marshal(&pb.RecommendationRequest{MaxResults: 3})
+	require.NoError(t, err)
+	const cut = "a call open before the GOAWAY was cut 2 s after it: the grace is not 10 s"
+	require.NoError(t, conn.Send(id, req), cut)
+	reply, err := conn.Await(id)
+	require.NoError(t, err, cut)
+	assert.Equal(t, "0", reply.Status, "%+v", reply)
+}
+
+// A connection that never speaks, not even HTTP/2's preface, is closed
+// once its handshake time (ConnectionTimeout, 5 s) is up: well within
+// 15 s, where grpc-go's default would hold it 120 s. The read ends when
+// the server closes; its deadline is only the bound.
+func TestSilentConnectionsAreClosed(t *testing.T) {
+	t.Parallel()
+	const bound = 15 * time.Second // three times newServer's ConnectionTimeout
+	c, err := net.Dial("tcp", serve(t, options{}))
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(bound)))
+	_, err = io.Copy(io.Discard, c) // the server's SETTINGS, then the end
+	assert.NotErrorIs(t, err, os.ErrDeadlineExceeded, "a silent connection still open after %v", bound)
+}
+
+// The server tells each client its bounds in its first frames: fixed
+// flow-control windows of 64 KB, per stream and for the connection (what
+// a client may send ahead; grpc-go would otherwise grow them towards
+// megabytes as it measures the link), at most 100 calls at once, and
+// headers of 8 KB.
+func TestTheServerAdvertisesItsBounds(t *testing.T) {
+	c, err := net.Dial("tcp", serve(t, options{}))
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetDeadline(time.Now().Add(testwait.Bound)))
+	_, err = io.WriteString(c, http2.ClientPreface)
+	require.NoError(t, err)
+	fr := http2.NewFramer(c, c)
+	require.NoError(t, fr.WriteSettings())
+	f, err := fr.ReadFrame()
+	require.NoError(t, err)
+	settings, ok := f.(*http2.SettingsFrame)
+	require.True(t, ok, "the server speaks first with SETTINGS, not %v", f)
+	got := map[http2.SettingID]uint32{}
+	require.NoError(t, settings.ForeachSetting(func(s http2.Setting) error { got[s.ID] = s.Val; return nil }))
+	assert.Equal(t, map[http2.SettingID]uint32{
+		http2.SettingInitialWindowSize:    64 << 10,
+		http2.SettingMaxConcurrentStreams: 100,
+		http2.SettingMaxHeaderListSize:    8 << 10,
+		http2.SettingMaxFrameSize:         16 << 10, // grpc-go always says it
+	}, got)
+	// The connection's window starts at HTTP/2's 65,535 bytes: the server
+	// widens it to 64 KB, one byte more, and no further.
+	f, err = fr.ReadFrame()
+	require.NoError(t, err)
+	update, ok := f.(*http2.WindowUpdateFrame)
+	require.True(t, ok, "the server's WINDOW_UPDATE for the connection, not %v", f)
+	assert.Equal(t, uint32(0), update.StreamID)
+	assert.Equal(t, uint32(64<<10-65535), update.Increment)
+}
+
+// Pings 3 s apart with no call open are too close for the policy's 10 s:
+// after the first, each is a strike, and grpc-go answers the third strike
+// with GOAWAY ENHANCE_YOUR_CALM ("too_many_pings"). (A policy of a few
+// seconds would let them all through; TestPingFloodIsDisconnected's pings,
+// back to back, are too close for any.) The wait is real time, as the
+// server's clock is.
+func TestPingsThreeSecondsApartAreTooMany(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: pings 3 s apart, four times")
+	}
+	t.Parallel()
+	const gap = 3 * time.Second // under newServer's MinTime of 10 s, well over a second
+	raw := openRaw(t, serve(t, options{}))
+	ping := func(i byte) [8]byte {
+		data := [8]byte{'p', 'i', 'n', 'g', i}
+		require.NoError(t, raw.fr.WritePing(false, data))
+		return data
+	}
+	answered := func(data [8]byte) func(http2.Frame) string {
+		return func(f http2.Frame) string {
+			if p, ok := f.(*http2.PingFrame); ok && p.IsAck() && p.Data == data {
+				return "answered"
+			}
+			return ""
+		}
+	}
+	for i := range byte(3) { // the first, then strikes one and two
+		if i > 0 {
+			<-time.After(gap)
+		}
+		require.Equal(t, "answered", raw.await(t, answered(ping(i))), "ping %d: two strikes are allowed", i+1)
+	}
+	<-time.After(gap)
+	ping(3) // strike three: its answer, then the GOAWAY
+	// A quick ping after it marks where to stop reading: the server sends
+	// the GOAWAY before it would answer this one, and a server that allows
+	// the pings answers it.
+	got := raw.await(t, answered(ping(4)))
+	assert.Equal(t, "GOAWAY ENHANCE_YOUR_CALM", got, "pings 3 s apart were allowed: the policy's MinTime is not 10 s")
 }

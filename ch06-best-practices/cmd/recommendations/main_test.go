@@ -129,6 +129,7 @@ func TestBothAPIsAndTheirErrors(t *testing.T) {
 
 	_, err = legacy.Recommend(ctx, &pb.RecommendationRequest{Category: 42, MaxResults: 1})
 	assert.Equal(t, codes.NotFound, status.Code(err))
+	assert.Empty(t, status.Convert(err).Details(), "NOT_FOUND names no field: no BadRequest detail")
 	assert.Equal(t, 2.0, count(t, reg, "/recommendations.v1.RecommendationsService/Recommend", "InvalidArgument"))
 	assert.Equal(t, 1.0, count(t, reg, "/Recommendations/Recommend", "NotFound"))
 	assert.Equal(t, 0.0, count(t, reg, "/Recommendations/Recommend", "Unknown"))
@@ -329,9 +330,10 @@ func TestBounds(t *testing.T) {
 	idle, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer idle.Close()
-	require.NoError(t, idle.SetReadDeadline(time.Now().Add(testwait.Bound)))
+	// The handshake's 5 s, with room to spare: 30 s would fail.
+	require.NoError(t, idle.SetReadDeadline(time.Now().Add(silentBound)))
 	_, err = io.Copy(io.Discard, idle) // the server's preface, then EOF when it gives up
-	assert.NoError(t, err, "the server closed the silent connection (a read timeout would be an error)")
+	assert.NoError(t, err, "the server closed the silent connection within %v (a read timeout would be an error)", silentBound)
 }
 
 // The keepalive enforcement policy lets a client ping every 10 s with no
