@@ -363,43 +363,39 @@ func TestTheServerAdvertisesItsBounds(t *testing.T) {
 	assert.Equal(t, uint32(64<<10-65535), update.Increment)
 }
 
-// Pings 3 s apart with no call open are too close for the policy's 10 s:
-// after the first, each is a strike, and grpc-go answers the third strike
-// with GOAWAY ENHANCE_YOUR_CALM ("too_many_pings"). (A policy of a few
-// seconds would let them all through; TestPingFloodIsDisconnected's pings,
-// back to back, are too close for any.) The wait is real time, as the
-// server's clock is.
-func TestPingsThreeSecondsApartAreTooMany(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: pings 3 s apart, four times")
-	}
+// Pings closer together than the policy's 10 s are strikes even with no
+// call open, and the third strike closes the connection with GOAWAY
+// ENHANCE_YOUR_CALM "too_many_pings". Two quick pings after the first are
+// strikes one and two; one 5 s later is the third, which a policy of a
+// few seconds would let through (TestPingFloodIsDisconnected's pings, back
+// to back, are too close for any). The wait is real time, as the server's
+// clock is.
+func TestPingsFiveSecondsApartAreTooMany(t *testing.T) {
 	t.Parallel()
-	const gap = 3 * time.Second // under newServer's MinTime of 10 s, well over a second
-	raw := openRaw(t, serve(t, options{}))
-	ping := func(i byte) [8]byte {
-		data := [8]byte{'p', 'i', 'n', 'g', i}
-		require.NoError(t, raw.fr.WritePing(false, data))
-		return data
+	const gap = 5 * time.Second // half newServer's EnforcementPolicy.MinTime
+	c, err := net.Dial("tcp", serve(t, options{}))
+	require.NoError(t, err)
+	conn, err := rawh2.Open(c, time.Now().Add(gap+testwait.Bound))
+	require.NoError(t, err)
+	defer conn.Close()
+	for range 3 {
+		seen, err := conn.Sync()
+		require.NoError(t, err)
+		require.False(t, seen.GoAway, "two strikes are allowed")
 	}
-	answered := func(data [8]byte) func(http2.Frame) string {
-		return func(f http2.Frame) string {
-			if p, ok := f.(*http2.PingFrame); ok && p.IsAck() && p.Data == data {
-				return "answered"
-			}
-			return ""
+	seen, err := conn.SyncAfter(gap) // strike three: the server answers it, then says GOAWAY
+	require.NoError(t, err)
+	require.False(t, seen.GoAway, "the answer to the third strike comes before the GOAWAY")
+	// Read on with a framer of our own (rawh2's reads nothing ahead), for
+	// the GOAWAY's code: the one MaxConnectionAge sends later says NO_ERROR.
+	fr := http2.NewFramer(nil, c)
+	for {
+		f, err := fr.ReadFrame()
+		require.NoError(t, err, "no GOAWAY: a ping %v after the last, with no call open, was no strike, so the policy's MinTime is not 10 s", gap)
+		if away, ok := f.(*http2.GoAwayFrame); ok {
+			assert.Equal(t, http2.ErrCodeEnhanceYourCalm, away.ErrCode, "a ping %v after the last, with no call open, is a strike", gap)
+			assert.Equal(t, "too_many_pings", string(away.DebugData()))
+			return
 		}
 	}
-	for i := range byte(3) { // the first, then strikes one and two
-		if i > 0 {
-			<-time.After(gap)
-		}
-		require.Equal(t, "answered", raw.await(t, answered(ping(i))), "ping %d: two strikes are allowed", i+1)
-	}
-	<-time.After(gap)
-	ping(3) // strike three: its answer, then the GOAWAY
-	// A quick ping after it marks where to stop reading: the server sends
-	// the GOAWAY before it would answer this one, and a server that allows
-	// the pings answers it.
-	got := raw.await(t, answered(ping(4)))
-	assert.Equal(t, "GOAWAY ENHANCE_YOUR_CALM", got, "pings 3 s apart were allowed: the policy's MinTime is not 10 s")
 }
