@@ -7,6 +7,7 @@
 package containers_test
 
 import (
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -94,20 +95,26 @@ func TestComposeOverMutualTLS(t *testing.T) {
 	url := "http://127.0.0.1:" + port + "/"
 
 	s.Run("up", "--detach", "--no-build")
-	dockertest.WaitUntil(t, "the Marketplace is healthy", func() bool {
-		resp, err := http.Get(url + "healthz")
-		if err == nil {
-			_ = resp.Body.Close()
+	// Compose starts the Marketplace after Recommendations, not once it
+	// is healthy (Swarm rejects that condition): until it answers, pages
+	// have no books.
+	dockertest.WaitUntil(t, "the page has its three books", func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
 		}
-		return err == nil && resp.StatusCode == http.StatusOK
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return err == nil && resp.StatusCode == http.StatusOK && len(booksuite.Items(string(body))) == 3
 	})
 	code, body := proctest.Get(t, url)
 	assert.Equal(t, http.StatusOK, code)
 	assert.Len(t, booksuite.Items(body), 3, body)
 	assert.Contains(t, s.Run("logs", "--no-color", "marketplace"), `"mtls":true`)
 
+	// deploy.replicas: Compose starts three.
 	recs := s.Containers("recommendations")
-	require.Len(t, recs, 1)
+	require.Len(t, recs, 3)
 	ip := s.IP(recs[0])
 	addr := net.JoinHostPort(ip, "50051")
 	// Only a client with a certificate from the CA gets in, and it must
@@ -132,12 +139,22 @@ func TestComposeOverMutualTLS(t *testing.T) {
 		}
 	}
 
-	// SIGTERM: a graceful stop, exit code 0, within the grace period.
+	// SIGTERM: a graceful stop, exit code 0, within the grace period. The
+	// two replicas left serve the page: it keeps its books.
 	dockertest.Docker(t, "stop", "--time", "40", recs[0])
 	assert.Equal(t, "0", strings.TrimSpace(dockertest.Docker(t, "inspect", "-f", "{{.State.ExitCode}}", recs[0])))
 	logs := s.Run("logs", "--no-color", "recommendations")
 	assert.Contains(t, logs, `"msg":"Received shutdown signal","cause":"terminated signal received"`)
 	assert.Contains(t, logs, `"msg":"Shut down gracefully"`)
+	code, body = proctest.Get(t, url)
+	assert.Equal(t, http.StatusOK, code)
+	assert.Len(t, booksuite.Items(body), 3, "two replicas left:\n%s", body)
+	// With none left, the page is degraded: 200, without books.
+	dockertest.Docker(t, append([]string{"stop", "--time", "40"}, recs[1:]...)...)
+	for _, id := range recs[1:] {
+		assert.Equal(t, "0", strings.TrimSpace(dockertest.Docker(t, "inspect", "-f", "{{.State.ExitCode}}", id)), id)
+	}
+	require.Empty(t, s.Containers("recommendations"))
 	code, body = proctest.Get(t, url)
 	assert.Equal(t, http.StatusOK, code)
 	assert.Empty(t, booksuite.Items(body), "a degraded page:\n%s", body)
@@ -163,10 +180,19 @@ func keyBody(t *testing.T, file string) string {
 // The compose file's shape, which needs no engine: each service mounts its
 // own certificate and key and the CA's certificate, and nothing else; no
 // service mounts the CA's key; the grace period outlasts the shutdown's
-// cap.
+// cap. And what Swarm reads: three replicas of Recommendations, replaced
+// one at a time, new before old, slowly enough for the Marketplace's DNS
+// re-resolution; no virtual IPs and a port published on the host (no IPVS
+// here); depends_on in the form docker stack deploy accepts.
 func TestComposeFile(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(proctest.ModuleRoot(t), composeFile))
 	require.NoError(t, err)
+	type rollout struct {
+		Parallelism   int    `json:"parallelism"`
+		Delay         string `json:"delay"`
+		Order         string `json:"order"`
+		FailureAction string `json:"failure_action"`
+	}
 	var c struct {
 		Services map[string]struct {
 			Secrets         []string `json:"secrets"`
@@ -175,6 +201,18 @@ func TestComposeFile(t *testing.T) {
 				Dockerfile string `json:"dockerfile"`
 				Target     string `json:"target"`
 			} `json:"build"`
+			Deploy struct {
+				Replicas       *int     `json:"replicas"`
+				EndpointMode   string   `json:"endpoint_mode"`
+				UpdateConfig   *rollout `json:"update_config"`
+				RollbackConfig *rollout `json:"rollback_config"`
+			} `json:"deploy"`
+			Ports []struct {
+				Target    int    `json:"target"`
+				Published string `json:"published"`
+				Mode      string `json:"mode"`
+			} `json:"ports"`
+			DependsOn []string `json:"depends_on"` // a list: Swarm's schema has no conditions
 		} `json:"services"`
 		Secrets map[string]struct {
 			File string `json:"file"`
@@ -189,8 +227,34 @@ func TestComposeFile(t *testing.T) {
 		require.NoError(t, err, name)
 		// The binaries' defaults: -drain 3s, then -shutdown-timeout 30s.
 		assert.Greater(t, grace, 33*time.Second, "%s: the grace period outlasts the shutdown", name)
+		assert.Equal(t, "dnsrr", svc.Deploy.EndpointMode, "%s: no virtual IP, which needs IPVS", name)
 	}
 	assert.NotContains(t, c.Secrets, "ca.key")
+
+	rec := c.Services["recommendations"]
+	require.NotNil(t, rec.Deploy.Replicas)
+	assert.Equal(t, 3, *rec.Deploy.Replicas)
+	assert.Empty(t, rec.Ports, "replicas publish no port")
+	for which, r := range map[string]*rollout{"update_config": rec.Deploy.UpdateConfig, "rollback_config": rec.Deploy.RollbackConfig} {
+		require.NotNil(t, r, which)
+		assert.Equal(t, 1, r.Parallelism, which)
+		assert.Equal(t, "start-first", r.Order, "%s: the new replica runs before the old one stops", which)
+		delay, err := time.ParseDuration(r.Delay)
+		require.NoError(t, err, which)
+		// The first new replica starts before the first old one stops, the
+		// last old one stops replicas-1 delays later: by then the
+		// Marketplace has re-resolved (at most every 30 s) and knows a new
+		// one.
+		assert.GreaterOrEqual(t, time.Duration(*rec.Deploy.Replicas-1)*delay, 35*time.Second, which)
+	}
+	assert.Equal(t, "rollback", rec.Deploy.UpdateConfig.FailureAction)
+
+	mkt := c.Services["marketplace"]
+	require.Len(t, mkt.Ports, 1)
+	assert.Equal(t, 5000, mkt.Ports[0].Target)
+	assert.Equal(t, "${MARKETPLACE_PORT:-5000}", mkt.Ports[0].Published)
+	assert.Equal(t, "host", mkt.Ports[0].Mode, "published on the host, not the ingress mesh, which needs IPVS")
+	assert.Equal(t, []string{"recommendations"}, mkt.DependsOn)
 
 	// The build context is the repository root, where gencerts writes
 	// certs/: .dockerignore keeps certificates and keys out of it, so no

@@ -25,6 +25,46 @@ type Options struct {
 	Logger  *slog.Logger  // hears when an outage starts and ends; nil: slog.Default()
 }
 
+// ServiceConfig says how the Marketplace's one connection calls
+// Recommendations, for grpc.WithDefaultServiceConfig: gRPC's service config,
+// the same JSON in every language (Python passes it as the channel option
+// "grpc.service_config").
+//
+//   - round_robin: each call goes to the next replica of those DNS returns.
+//   - healthCheckConfig: a replica gets calls only while its grpc.health.v1
+//     Watch says SERVING. One that drains for shutdown says NOT_SERVING for
+//     -drain before its listener closes, so it stops getting calls first.
+//     grpc-go ignores this field, silently, unless the program links the
+//     health package: cmd/marketplace imports it for that alone.
+//   - waitForReady: when no replica is ready (all reconnecting, or a rolling
+//     update replaced them before DNS told us of the new ones), a call waits
+//     for one instead of failing at once. The page's deadline still bounds
+//     the wait: with every replica gone, a page degrades after Timeout,
+//     not at once.
+//   - retryPolicy: a call that fails with UNAVAILABLE (its replica went
+//     away, or refused the connection) is tried again on the next replica,
+//     up to 3 attempts, all within the call's one deadline: no attempt
+//     starts after it, and a slow attempt is not retried. Recommend only
+//     reads, so an attempt that ran anyway did no harm. Not retried:
+//     DEADLINE_EXCEEDED (the time is spent), RESOURCE_EXHAUSTED (too much
+//     load, or a message too large: a retry adds load or fails the same),
+//     INVALID_ARGUMENT and NOT_FOUND (the same request gets the same
+//     answer), INTERNAL and UNKNOWN (a bug: a retry repeats it or hides it).
+//   - retryThrottling: each failed attempt takes a token of 10 and each
+//     success gives back 0.1; at 5 or fewer, no retries. When most calls
+//     fail, the replicas left are not sent three times the load.
+const ServiceConfig = `{
+	"loadBalancingConfig": [{"round_robin": {}}],
+	"healthCheckConfig": {"serviceName": ""},
+	"methodConfig": [{
+		"name": [{"service": "Recommendations"}],
+		"waitForReady": true,
+		"retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.05s", "maxBackoff": "0.2s",
+			"backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}
+	}],
+	"retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}
+}`
+
 //go:embed templates/home.html
 var templates embed.FS
 

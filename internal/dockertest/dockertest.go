@@ -9,6 +9,11 @@
 //	s := dockertest.NewStack(t, compose, "chNN/docker-compose.yaml", "BOOKSTORE_TAG="+tag)
 //	s.Run("up", "--detach", "--no-build")  // then s.Containers, s.IP, dockertest.WaitUntil
 //
+// or, for the same compose file as a Docker Swarm stack (swarm.go):
+//
+//	sw := dockertest.NewSwarm(t)           // swarm init; leaves the swarm at cleanup
+//	st := sw.Deploy("chNN/docker-compose.yaml", "BOOKSTORE_TAG="+tag)
+//
 // The Dockerfiles name their base images in build arguments, GO_IMAGE (the
 // build stage, golang:1.26 by default) and RUNTIME_IMAGE (what ships,
 // gcr.io/distroless/static-debian12:nonroot by default). BaseImages makes

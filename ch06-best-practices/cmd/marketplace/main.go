@@ -23,9 +23,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
+	_ "google.golang.org/grpc/health" // client-side health checking: without it, healthCheckConfig does nothing
 	"google.golang.org/grpc/keepalive"
 
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/cli"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/marketplace"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/tlsconfig"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/tracing"
@@ -38,19 +40,21 @@ type options struct { // what newConn and newHandler take from main (and tests)
 	draining *atomic.Bool          // set on SIGTERM: /healthz says 503
 }
 
-// newConn returns the one connection to Recommendations at target (host:port), to every address in turn.
-func newConn(target string, creds credentials.TransportCredentials, o options) (*grpc.ClientConn, error) {
+// newConn returns the one connection to Recommendations at target (host:port); tests add a resolver in extra.
+func newConn(target string, creds credentials.TransportCredentials, o options, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
 	metrics := grpcprom.NewClientMetrics() // grpc_client_handled_total{grpc_code,...}: Recommendations times the calls
 	o.metrics.MustRegister(metrics)
-	return grpc.NewClient("dns:///"+target,
-		grpc.WithTransportCredentials(creds), // chapter 6: plaintext, TLS or mTLS, from tlsconfig.Client
-		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}]}`),
-		grpc.WithDisableServiceConfig(), // not DNS's: the settings are all here
+	return grpc.NewClient("dns:///"+target, append([]grpc.DialOption{
+		grpc.WithTransportCredentials(creds),                     // chapter 6: plaintext, TLS or mTLS, from tlsconfig.Client
+		grpc.WithDefaultServiceConfig(marketplace.ServiceConfig), // round robin over healthy replicas, retries
+		grpc.WithDisableServiceConfig(),                          // not DNS's: the settings are all here
 		grpc.WithConnectParams(grpc.ConnectParams{MinConnectTimeout: 5 * time.Second, Backoff: backoff.Config{
 			BaseDelay: 250 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second}}),
 		// Ping after 20 s of silence (the server allows 10): drops vanished replicas.
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
-		grpc.WithChainUnaryInterceptor(metrics.UnaryClientInterceptor(), tracing.UnaryClient(o.tracer))) // metrics see the call as the page did
+		// Metrics see the call as the page did, once, however many attempts it takes.
+		grpc.WithChainUnaryInterceptor(metrics.UnaryClientInterceptor(), tracing.UnaryClient(o.tracer)),
+	}, extra...)...)
 }
 
 // newHandler returns the homepage, traced, and /healthz, not traced: 200 while
@@ -83,35 +87,35 @@ func main() {
 	fs.StringVar(&files.Key, "tls-key", "", "private key `FILE` (PEM) of -tls-cert")
 	var level slog.Level
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log at this level and above: debug, info, warn or error")
-	parseFlags(fs, os.Args[1:], func() (err error) {
+	cli.Parse(fs, os.Args[1:], func() (err error) {
 		if target == "" { // no -recommendations: the environment decides
 			target, err = marketplace.Target(os.Getenv)
 		}
 		return err
 	})
 
-	log := newLogger(level) // JSON lines for a log collector, text at a terminal
+	log := cli.NewLogger(level) // JSON lines for a log collector, text at a terminal
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	reg := prometheus.NewRegistry() // with the Go runtime's and the process's metrics
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	tp, flush, err := tracing.Start(ctx, "marketplace", os.Getenv)
-	exitIf(log, "start", err)
+	cli.ExitIf(log, "start", err)
 	defer flush() // export the spans still queued
 	o := options{log: log, metrics: reg, tracer: tp, draining: new(atomic.Bool)}
 	creds, err := tlsconfig.Client(files, log) // its renewals are logged too
-	exitIf(log, "start", err)
+	cli.ExitIf(log, "start", err)
 	conn, err := newConn(target, creds, o) // connects at the first call, and again after failures
-	exitIf(log, "start", err)
+	cli.ExitIf(log, "start", err)
 	lis, err := net.Listen("tcp", *addr)
-	exitIf(log, "start", err)
+	cli.ExitIf(log, "start", err)
 	mlis, err := net.Listen("tcp", *metricsAddr)
-	exitIf(log, "start", err)
+	cli.ExitIf(log, "start", err)
 	metricsSrv := newHTTPServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	go func() { _ = metricsSrv.Serve(mlis) }() // returns when Close closes it
 	srv := newHTTPServer(newHandler(conn, o))
 	go func() {
 		if err := srv.Serve(lis); err != http.ErrServerClosed { // the listener broke
-			exitIf(log, "serve", err)
+			cli.ExitIf(log, "serve", err)
 		}
 	}()
 	log.Info("serving HTTP", "addr", lis.Addr().String(), "url", marketplace.URL(lis.Addr()), "recommendations", target,
@@ -134,16 +138,8 @@ func main() {
 	log.Info("Shut down gracefully")
 }
 
-// newHTTPServer bounds how long a client may take over a request and keep a
-// connection, and how large its headers may be.
+// newHTTPServer bounds a client's time over a request and a connection, and its headers' size.
 func newHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
-}
-
-func exitIf(log *slog.Logger, what string, err error) {
-	if err != nil {
-		log.Error(what, "err", err)
-		os.Exit(1)
-	}
 }

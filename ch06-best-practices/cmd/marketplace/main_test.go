@@ -79,31 +79,41 @@ func TestHTTPServerBoundsEveryPhase(t *testing.T) {
 	assert.Equal(t, 16<<10, srv.MaxHeaderBytes)
 }
 
-// The client's metrics, go-grpc-middleware's: each call counted by the code
-// the page saw, including calls that never reached a server.
+// The client's metrics, go-grpc-middleware's: each call counted once by the
+// code the page saw, including calls that never reached a server. With no
+// replica to reach, the call waits for one (waitForReady) until the page's
+// deadline: DeadlineExceeded, where without waitForReady it would fail at
+// once with Unavailable.
 func TestClientMetrics(t *testing.T) {
 	target := grpctest.ServeLoopback(t, func(s grpc.ServiceRegistrar) {
 		pb.RegisterRecommendationsServer(s, recommendations.NewServer(catalog.NewRecommender(nil)))
 	})
-	for _, tc := range []struct{ target, code string }{{target, "OK"}, {"127.0.0.1:1", "Unavailable"}} { // nothing listens on port 1
+	for _, tc := range []struct{ target, code string }{{target, "OK"}, {"127.0.0.1:1", "DeadlineExceeded"}} { // nothing listens on port 1
 		o := testOptions()
 		conn, err := newConn(tc.target, insecure.NewCredentials(), o)
 		require.NoError(t, err)
 		rec := httptest.NewRecorder()
 		newHandler(conn, o).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 		require.NoError(t, conn.Close())
-		families, err := o.metrics.(*prometheus.Registry).Gather()
-		require.NoError(t, err)
-		calls := map[string]float64{}
-		for _, f := range families {
-			for _, m := range f.GetMetric() {
-				for _, l := range m.GetLabel() {
-					if f.GetName() == "grpc_client_handled_total" && l.GetName() == "grpc_code" {
-						calls[l.GetValue()] += m.GetCounter().GetValue()
-					}
+		assert.Equal(t, http.StatusOK, rec.Code)
+		assert.Equal(t, map[string]float64{tc.code: 1}, clientCalls(t, o), tc.target)
+	}
+}
+
+// clientCalls returns grpc_client_handled_total by code, from o's registry.
+func clientCalls(t *testing.T, o options) map[string]float64 {
+	t.Helper()
+	families, err := o.metrics.(*prometheus.Registry).Gather()
+	require.NoError(t, err)
+	calls := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if f.GetName() == "grpc_client_handled_total" && l.GetName() == "grpc_code" {
+					calls[l.GetValue()] += m.GetCounter().GetValue()
 				}
 			}
 		}
-		assert.Equal(t, map[string]float64{tc.code: 1}, calls, tc.target)
 	}
+	return calls
 }

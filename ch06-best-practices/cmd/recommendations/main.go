@@ -28,6 +28,7 @@ import (
 
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/catalog"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/cli"
 	v1 "github.com/gobookstore/grpc-microservices-go/ch06-best-practices/protobufs/recommendations/v1"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/recommendations"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/tlsconfig"
@@ -104,32 +105,32 @@ func main() {
 	fs.StringVar(&files.CA, "tls-ca", "", "CA certificate `FILE` (PEM) that signs client certificates; requires them (mTLS)")
 	var level slog.Level
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log at this level and above: debug (every call), info, warn or error")
-	parseFlags(fs, os.Args[1:])
+	cli.Parse(fs, os.Args[1:], nil)
 
-	log := newLogger(level) // JSON lines for a log collector, text at a terminal
+	log := cli.NewLogger(level) // JSON lines for a log collector, text at a terminal
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	reg := prometheus.NewRegistry() // with the Go runtime's and the process's metrics
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	tp, flush, err := tracing.Start(ctx, "recommendations", os.Getenv)
-	exitIf(log, "start", err)
+	cli.ExitIf(log, "start", err)
 	defer flush() // export the spans still queued
 	creds, err := tlsconfig.Server(files, log)
-	exitIf(log, "start", err) // the certificate failed the check each (logged) renewal passes too
+	cli.ExitIf(log, "start", err) // the certificate failed the check each (logged) renewal passes too
 	s := newServer(options{random: catalog.Seeded(*seed), creds: creds, log: log, metrics: reg, tracer: tp})
 	lis, err := net.Listen("tcp", *addr)
-	exitIf(log, "start", err)
+	cli.ExitIf(log, "start", err)
 	mlis, err := net.Listen("tcp", *metricsAddr)
-	exitIf(log, "start", err)
+	cli.ExitIf(log, "start", err)
 	metricsSrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 	go func() { _ = metricsSrv.Serve(mlis) }() // returns when Close closes it
 	if *healthAddr != "" {
 		hlis, err := net.Listen("tcp", *healthAddr)
-		exitIf(log, "start", err)
+		cli.ExitIf(log, "start", err)
 		go func() { _ = s.healthOnly.Serve(hlis) }() // returns when stop stops it
 		log.Info("serving health in plaintext", "addr", hlis.Addr().String())
 	}
-	go func() { exitIf(log, "serve", s.grpc.Serve(lis)) }() // nil once stopped: else the listener broke
+	go func() { cli.ExitIf(log, "serve", s.grpc.Serve(lis)) }() // nil once stopped: else the listener broke
 	log.Info("serving gRPC", "addr", lis.Addr().String(), "tls", files.Cert != "", "mtls", files.CA != "", "metrics", mlis.Addr().String())
 	<-ctx.Done()
 	stop() // from now on a second Ctrl+C or SIGTERM ends the process at once
@@ -140,11 +141,4 @@ func main() {
 		log.Warn("Shut down at the cap, cutting calls still in flight", "timeout", timeout.String())
 	}
 	_ = metricsSrv.Close()
-}
-
-func exitIf(log *slog.Logger, what string, err error) {
-	if err != nil {
-		log.Error(what, "err", err)
-		os.Exit(1)
-	}
 }
