@@ -116,6 +116,14 @@ func TestManifests(t *testing.T) {
 			assert.True(t, selects(t, d.Spec.Selector, pod.Labels), "the Deployment selects its pods")
 			require.NotNil(t, d.Spec.Strategy.RollingUpdate)
 			assert.Equal(t, ptr(intstr.FromInt32(0)), d.Spec.Strategy.RollingUpdate.MaxUnavailable, "a rollout never lowers the ready replicas")
+			if name == "recommendations" { // the Marketplace finds its pods in DNS, at most every 30 s
+				replicas := int32(1)
+				if d.Spec.Replicas != nil {
+					replicas = *d.Spec.Replicas
+				}
+				assert.GreaterOrEqual(t, time.Duration(replicas-1)*time.Duration(d.Spec.MinReadySeconds)*time.Second, 35*time.Second,
+					"the last old pod outlives the first new one by more than a DNS refresh")
+			}
 
 			// One budget selects the pods, and lets a drain evict some but not all.
 			var budgets []policyv1.PodDisruptionBudgetSpec

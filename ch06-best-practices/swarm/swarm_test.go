@@ -127,6 +127,7 @@ func TestSwarmRollingUpdate(t *testing.T) {
 	}{{"before the update", counts{}, before}, {"during the update", before, afterUpdate}, {"after it, the kill included", afterUpdate, total}} {
 		d := p.to.minus(p.from)
 		t.Logf("  %s: %d served, %d failed, %d degraded", p.name, d.served, d.failed, d.degraded)
+		assert.Positive(t, d.served, "the load ran %s", p.name) // else zero failures would prove nothing
 	}
 	require.Positive(t, total.served)
 	assert.Zero(t, total.failed, "pages that failed (an error, or not 200): %s", l.samples())

@@ -34,15 +34,17 @@ type Options struct {
 //   - healthCheckConfig: a replica gets calls only while its grpc.health.v1
 //     Watch says SERVING. One that drains for shutdown says NOT_SERVING for
 //     -drain before its listener closes, so it stops getting calls first.
-//     grpc-go ignores this field, silently, unless the program links the
-//     health package: cmd/marketplace imports it for that alone.
+//     grpc-go ignores this field unless the program links the health
+//     package (it says so only in its own log, on stderr): cmd/marketplace
+//     imports it for that alone. A replica with no health service, such as
+//     the series' Python server, counts as SERVING.
 //   - waitForReady: when no replica is ready (all reconnecting, or a rolling
 //     update replaced them before DNS told us of the new ones), a call waits
 //     for one instead of failing at once. The page's deadline still bounds
 //     the wait: with every replica gone, a page degrades after Timeout,
 //     not at once.
 //   - retryPolicy: a call that fails with UNAVAILABLE (its replica went
-//     away, or refused the connection) is tried again on the next replica,
+//     away under it, or said so itself) is tried again on the next replica,
 //     up to 3 attempts, all within the call's one deadline: no attempt
 //     starts after it, and a slow attempt is not retried. Recommend only
 //     reads, so an attempt that ran anyway did no harm. Not retried:
@@ -50,9 +52,10 @@ type Options struct {
 //     load, or a message too large: a retry adds load or fails the same),
 //     INVALID_ARGUMENT and NOT_FOUND (the same request gets the same
 //     answer), INTERNAL and UNKNOWN (a bug: a retry repeats it or hides it).
-//   - retryThrottling: each failed attempt takes a token of 10 and each
-//     success gives back 0.1; at 5 or fewer, no retries. When most calls
-//     fail, the replicas left are not sent three times the load.
+//   - retryThrottling: each attempt that fails with UNAVAILABLE takes one
+//     of 10 tokens and each success gives back 0.1; at 5 or fewer, no
+//     retries. Once more than about one call in eleven fails, the tokens
+//     run down, and the replicas left are not sent three times the load.
 const ServiceConfig = `{
 	"loadBalancingConfig": [{"round_robin": {}}],
 	"healthCheckConfig": {"serviceName": ""},

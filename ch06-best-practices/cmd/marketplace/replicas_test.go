@@ -42,12 +42,20 @@ type replica struct {
 
 func startReplica(t *testing.T, before func(ctx context.Context, r *replica) error) *replica {
 	t.Helper()
+	return serveReplica(t, before, true)
+}
+
+// serveReplica starts a replica, with a health service or without one.
+func serveReplica(t *testing.T, before func(ctx context.Context, r *replica) error, withHealth bool) *replica {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	r := &replica{addr: lis.Addr().String(), grpc: grpc.NewServer(), health: health.NewServer(), before: before,
 		next: recommendations.NewServer(catalog.NewRecommender(nil))}
 	pb.RegisterRecommendationsServer(r.grpc, r)
-	healthpb.RegisterHealthServer(r.grpc, r.health)
+	if withHealth {
+		healthpb.RegisterHealthServer(r.grpc, r.health)
+	}
 	done := make(chan struct{})
 	go func() { _ = r.grpc.Serve(lis); close(done) }()
 	t.Cleanup(func() { r.grpc.Stop(); <-done })
@@ -185,11 +193,26 @@ func TestAReplicaThatSaysNotServingGetsNoCalls(t *testing.T) {
 }
 
 // grpc-go checks health on the client only in a program that links its
-// health package, and ignores healthCheckConfig silently otherwise. This
-// test binary links it anyway (its replicas serve health), so the test
-// above cannot see a missing import: this reads the binary's own imports.
+// health package, and otherwise ignores healthCheckConfig, saying so only in
+// its own log. This test binary links it anyway (its replicas serve
+// health), so the tests above cannot see a missing import: this reads the
+// binary's own imports.
 func TestTheBinaryLinksClientHealthChecking(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", ".").Output()
 	require.NoError(t, err)
 	assert.Contains(t, strings.Fields(string(out)), "google.golang.org/grpc/health")
+}
+
+// A replica with no health service, such as the series' Python server,
+// answers the Watch with UNIMPLEMENTED, and grpc-go then counts it as
+// SERVING: it gets calls like the others.
+func TestAReplicaWithoutHealthGetsCalls(t *testing.T) {
+	a, b := startReplica(t, nil), serveReplica(t, nil, false)
+	page, _ := pageOver(t, a, b)
+	testwait.Until(t, "both replicas get calls", func() bool {
+		code, books := page()
+		require.Equal(t, http.StatusOK, code)
+		require.Equal(t, 3, books)
+		return a.calls.Load() > 0 && b.calls.Load() > 0
+	})
 }
