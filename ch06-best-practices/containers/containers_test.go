@@ -41,25 +41,8 @@ func TestMain(m *testing.M) { proctest.VerifyTestMain(m) }
 const (
 	composeFile = "ch06-best-practices/docker-compose.yaml"
 	dockerfile  = "ch06-best-practices/Dockerfile"
+	gencertsPkg = "github.com/gobookstore/grpc-microservices-go/ch06-best-practices/cmd/gencerts"
 )
-
-// gencerts writes the bookstore's certificates with cmd/gencerts, as a
-// reader does, into a new folder, and makes the keys readable by the
-// containers' user as the compose file's comment says. It returns the
-// folder.
-func gencerts(t *testing.T) string {
-	t.Helper()
-	bin := proctest.Build(t, "github.com/gobookstore/grpc-microservices-go/ch06-best-practices/cmd/gencerts")[0]
-	dir := filepath.Join(t.TempDir(), "certs")
-	stdout, stderr, code := proctest.Run(t, bin, []string{"-dir", dir})
-	require.Equal(t, 0, code, "gencerts: %s%s", stdout, stderr)
-	// What the doc tells a reader to do: only the two keys the containers
-	// read become readable to their non-root user; the CA's stays 0600.
-	for _, k := range []string{"recommendations.key", "marketplace.key"} {
-		require.NoError(t, os.Chmod(filepath.Join(dir, k), 0o644))
-	}
-	return dir
-}
 
 // clientTLS returns credentials with the Marketplace's certificate,
 // trusting the bookstore's CA.
@@ -85,7 +68,7 @@ func recommend(t *testing.T, addr, authority string, creds credentials.Transport
 func TestComposeOverMutualTLS(t *testing.T) {
 	compose := dockertest.Engine(t)
 	args := dockertest.BaseImages(t, dockerfile)
-	certs := gencerts(t)
+	certs := dockertest.Certs(t, gencertsPkg, "recommendations.key", "marketplace.key")
 	tag := "test-" + dockertest.RandomSuffix()
 	for _, svc := range []string{"recommendations", "marketplace"} {
 		dockertest.Build(t, dockerfile, svc, "bookstore/"+svc+":"+tag, args...)

@@ -13,8 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +34,7 @@ func TestMain(m *testing.M) { proctest.VerifyTestMain(m) }
 const (
 	composeFile = "ch06-best-practices/docker-compose.yaml"
 	dockerfile  = "ch06-best-practices/Dockerfile"
+	gencertsPkg = "github.com/gobookstore/grpc-microservices-go/ch06-best-practices/cmd/gencerts"
 )
 
 // The load: a few clients that fetch the page in turn, at most one page
@@ -58,7 +57,7 @@ func TestSwarmRollingUpdate(t *testing.T) {
 	dockertest.Engine(t)
 	sw := dockertest.NewSwarm(t)
 	args := dockertest.BaseImages(t, dockerfile)
-	certs := gencerts(t)
+	certs := dockertest.Certs(t, gencertsPkg, "recommendations.key", "marketplace.key")
 	tag := "test-" + dockertest.RandomSuffix()
 	for _, svc := range []string{"recommendations", "marketplace"} {
 		dockertest.Build(t, dockerfile, svc, "bookstore/"+svc+":"+tag, args...)
@@ -351,21 +350,4 @@ func (l *load) samples() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return strings.Join(l.bad, "; ")
-}
-
-// gencerts writes the bookstore's certificates with cmd/gencerts, as a
-// reader does, into a new folder, and makes the keys readable by the
-// containers' user as the compose file's comment says. It returns the
-// folder. (Swarm mounts secrets 0444 whatever the files' modes; Compose
-// mounts the files as they are.)
-func gencerts(t *testing.T) string {
-	t.Helper()
-	bin := proctest.Build(t, "github.com/gobookstore/grpc-microservices-go/ch06-best-practices/cmd/gencerts")[0]
-	dir := filepath.Join(t.TempDir(), "certs")
-	stdout, stderr, code := proctest.Run(t, bin, []string{"-dir", dir})
-	require.Equal(t, 0, code, "gencerts: %s%s", stdout, stderr)
-	for _, k := range []string{"recommendations.key", "marketplace.key"} {
-		require.NoError(t, os.Chmod(filepath.Join(dir, k), 0o644))
-	}
-	return dir
 }

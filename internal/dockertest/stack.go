@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,4 +108,24 @@ func WaitUntil(t *testing.T, what string, ok func() bool) {
 		bound = min(bound, time.Until(d)-cleanupTime)
 	}
 	testwait.UntilWithin(t, max(bound, time.Second), what, ok)
+}
+
+// Certs runs a chapter's certificate maker, the main package gencerts (an
+// import path), as a reader does, into a new folder, and makes the files
+// named in readable readable by the containers' non-root user (0644), as
+// the compose files' comments tell a reader to; the CA's key stays 0600.
+// It returns the folder, for BOOKSTORE_CERTS.
+func Certs(t *testing.T, gencerts string, readable ...string) string {
+	t.Helper()
+	bin := proctest.Build(t, gencerts)[0]
+	dir := filepath.Join(t.TempDir(), "certs")
+	if stdout, stderr, code := proctest.Run(t, bin, []string{"-dir", dir}); code != 0 {
+		t.Fatalf("dockertest: %s exited %d: %s%s", gencerts, code, stdout, stderr)
+	}
+	for _, f := range readable {
+		if err := os.Chmod(filepath.Join(dir, f), 0o644); err != nil {
+			t.Fatalf("dockertest: %v", err)
+		}
+	}
+	return dir
 }
