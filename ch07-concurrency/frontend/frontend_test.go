@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+	"google.golang.org/grpc"
 
 	"github.com/gobookstore/grpc-microservices-go/ch07-concurrency/frontend"
 	"github.com/gobookstore/grpc-microservices-go/ch07-concurrency/greeter"
@@ -37,22 +38,19 @@ func get(t *testing.T, c *http.Client, url string) (int, string) {
 }
 
 func TestBadRequestsAndAnUnreachableGreeter(t *testing.T) {
-	srv := httptest.NewServer(frontend.New(grpctest.Unreachable(t)))
-	defer srv.Close()
-	c := srv.Client()
-	defer c.CloseIdleConnections()
+	url, c := serve(t, grpctest.Unreachable(t))
 
-	code, body := get(t, c, srv.URL+"/hello")
+	code, body := get(t, c, url+"/hello")
 	assert.Equal(t, http.StatusBadRequest, code)
 	assert.Equal(t, "say who to greet, in at most 256 bytes: /hello?name=Ann\n", body)
 	for _, query := range []string{
 		"name=Ann&sleep=soon", "name=Ann&sleep=-1", "name=Ann&sleep=" + strconv.FormatInt(greeter.MaxSleep.Milliseconds()+1, 10), "name=Ann&sleep=2147483647",
 		"name=" + strings.Repeat("x", frontend.MaxName+1),
 	} {
-		code, _ = get(t, c, srv.URL+"/hello?"+query)
+		code, _ = get(t, c, url+"/hello?"+query)
 		assert.Equal(t, http.StatusBadRequest, code, "%s: the visitor's mistake never reaches the Greeter", query)
 	}
-	code, body = get(t, c, srv.URL+"/hello?name=Ann")
+	code, body = get(t, c, url+"/hello?name=Ann")
 	assert.Equal(t, http.StatusBadGateway, code)
 	assert.Contains(t, body, "the greeter did not answer: Unavailable")
 }
@@ -65,12 +63,9 @@ func TestSleepIsPassedToTheGreeter(t *testing.T) {
 		return nil
 	}})
 	require.NoError(t, err)
-	srv := httptest.NewServer(frontend.New(grpctest.Start(t, g.Register)))
-	defer srv.Close()
-	c := srv.Client()
-	defer c.CloseIdleConnections()
+	url, c := serve(t, grpctest.Start(t, g.Register))
 
-	code, body := get(t, c, srv.URL+"/hello?name=Bo&sleep=250")
+	code, body := get(t, c, url+"/hello?name=Bo&sleep=250")
 	assert.Equal(t, http.StatusOK, code)
 	assert.Equal(t, "Hello, Bo!\n", body)
 	assert.Equal(t, 250*time.Millisecond, testwait.Recv(t, waits, "the greeter's wait"))
@@ -93,15 +88,12 @@ func TestSlowRequestsLeaveRoomForOthers(t *testing.T) {
 		}
 	}})
 	require.NoError(t, err)
-	srv := httptest.NewServer(frontend.New(grpctest.Start(t, g.Register)))
-	defer srv.Close()
-	c := srv.Client()
-	defer c.CloseIdleConnections()
+	url, c := serve(t, grpctest.Start(t, g.Register))
 
 	codes := make(chan int, frontend.MaxSlow)
 	for range frontend.MaxSlow {
 		go func() { // not get: a goroutine other than the test's may not stop it
-			resp, err := c.Get(srv.URL + "/hello?name=Slow&sleep=1000")
+			resp, err := c.Get(url + "/hello?name=Slow&sleep=1000")
 			if err != nil {
 				codes <- 0
 				return
@@ -113,9 +105,9 @@ func TestSlowRequestsLeaveRoomForOthers(t *testing.T) {
 	for range frontend.MaxSlow {
 		testwait.Recv(t, entered, "the slow calls to wait in the Greeter")
 	}
-	code, body := get(t, c, srv.URL+"/hello?name=Late&sleep=1000")
+	code, body := get(t, c, url+"/hello?name=Late&sleep=1000")
 	assert.Equal(t, http.StatusServiceUnavailable, code, body)
-	code, body = get(t, c, srv.URL+"/hello?name=Ann")
+	code, body = get(t, c, url+"/hello?name=Ann")
 	assert.Equal(t, http.StatusOK, code)
 	assert.Equal(t, "Hello, Ann!\n", body)
 
@@ -137,13 +129,10 @@ func TestAVisitorWhoLeavesCancelsTheCall(t *testing.T) {
 		return ctx.Err()
 	}})
 	require.NoError(t, err)
-	srv := httptest.NewServer(frontend.New(grpctest.Start(t, g.Register)))
-	defer srv.Close()
-	c := srv.Client()
-	defer c.CloseIdleConnections()
+	url, c := serve(t, grpctest.Start(t, g.Register))
 
 	ctx, cancel := context.WithCancel(testwait.Context(t))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/hello?name=Gone&sleep=10000", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/hello?name=Gone&sleep=10000", nil)
 	require.NoError(t, err)
 	failed := make(chan error, 1)
 	go func() {
@@ -158,4 +147,15 @@ func TestAVisitorWhoLeavesCancelsTheCall(t *testing.T) {
 	assert.ErrorIs(t, testwait.Recv(t, failed, "the visitor to leave"), context.Canceled)
 	assert.Greater(t, testwait.Recv(t, spare, "the Greeter's wait to end"), frontend.CallTimeout/2,
 		"the call ended with the request, not at its timeout")
+}
+
+// serve serves the front end over conn on a loopback HTTP server, and
+// returns its URL and a client; both close when the test ends.
+func serve(t *testing.T, conn *grpc.ClientConn) (url string, c *http.Client) {
+	t.Helper()
+	srv := httptest.NewServer(frontend.New(conn))
+	t.Cleanup(srv.Close)
+	c = srv.Client()
+	t.Cleanup(c.CloseIdleConnections)
+	return srv.URL, c
 }
