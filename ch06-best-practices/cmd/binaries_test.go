@@ -222,6 +222,32 @@ func TestSIGTERMCutsAStuckCallAtTheCap(t *testing.T) {
 	assert.Empty(t, reply.Data)
 }
 
+// -max-in-flight 1: with one call held open, the next is refused with
+// RESOURCE_EXHAUSTED, and once it is answered, calls get through again.
+func TestMaxInFlightShedsTheCallOverIt(t *testing.T) {
+	t.Parallel()
+	recBin, _, _ := binaries(t)
+	_, addr := startRecommendations(t, recBin, "-max-in-flight", "1")
+	conn, id := rawCall(t, addr)
+	plain, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer plain.Close()
+	client := pb.NewRecommendationsClient(plain)
+	_, err = client.Recommend(testwait.Context(t), &pb.RecommendationRequest{MaxResults: 3})
+	assert.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
+
+	req, err := proto.Marshal(&pb.RecommendationRequest{MaxResults: 3})
+	require.NoError(t, err)
+	require.NoError(t, conn.Send(id, req))
+	reply, err := conn.Await(id)
+	require.NoError(t, err)
+	require.Equal(t, "0", reply.Status, "grpc-status; message %q", reply.Message)
+	testwait.Until(t, "its place to free up", func() bool {
+		_, err := client.Recommend(testwait.Context(t), &pb.RecommendationRequest{MaxResults: 3})
+		return err == nil
+	})
+}
+
 // gencerts writes a CA and both services' certificates into a new
 // directory, and returns it.
 func gencerts(t *testing.T, bin, dir string) {

@@ -100,11 +100,7 @@ func (h *handler) serveHome(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
 	defer cancel()
 
-	resp, err := h.client.Recommend(ctx, &pb.RecommendationRequest{
-		UserId:     1,
-		Category:   pb.BookCategory_MYSTERY,
-		MaxResults: 3,
-	})
+	resp, err := h.client.Recommend(ctx, &pb.RecommendationRequest{UserId: 1, Category: pb.BookCategory_MYSTERY, MaxResults: 3})
 	switch {
 	case err != nil && r.Context().Err() != nil:
 		return // the visitor left: no page to render, and no outage to report

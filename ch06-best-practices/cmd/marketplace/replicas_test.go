@@ -138,17 +138,26 @@ func TestRetriesStopAtTheThrottle(t *testing.T) {
 	assert.Equal(t, int64(3+2+8), down.calls.Load(), "attempts in all: without the throttle, 30")
 }
 
-// The deadline covers every attempt: a replica too slow to answer within
-// the page's second is not tried again, the page degrades at its deadline.
-func TestASlowCallIsNotRetried(t *testing.T) {
-	slow := func(ctx context.Context, _ *replica) error { <-ctx.Done(); return ctx.Err() }
-	a, b := startReplica(t, slow), startReplica(t, slow)
-	page, o := pageOver(t, a, b)
-	code, books := page()
-	assert.Equal(t, http.StatusOK, code)
-	assert.Zero(t, books, "a degraded page")
-	assert.Equal(t, int64(1), a.calls.Load()+b.calls.Load(), "one attempt")
-	assert.Equal(t, map[string]float64{"DeadlineExceeded": 1}, clientCalls(t, o))
+// Two failures are not retried, on either replica. A call too slow for
+// the page's second: the deadline covers every attempt, and the page
+// degrades at it. A call shed for load (RESOURCE_EXHAUSTED, as
+// -max-in-flight answers): the page degrades at once, without waiting out
+// its deadline, and without a retry to add to the overload.
+func TestSlowAndShedCallsAreNotRetried(t *testing.T) {
+	for code, fail := range map[string]func(ctx context.Context, _ *replica) error{
+		"DeadlineExceeded":  func(ctx context.Context, _ *replica) error { <-ctx.Done(); return ctx.Err() },
+		"ResourceExhausted": func(context.Context, *replica) error { return status.Error(codes.ResourceExhausted, "over capacity") },
+	} {
+		t.Run(code, func(t *testing.T) {
+			a, b := startReplica(t, fail), startReplica(t, fail)
+			page, o := pageOver(t, a, b)
+			httpCode, books := page()
+			assert.Equal(t, http.StatusOK, httpCode)
+			assert.Zero(t, books, "a degraded page")
+			assert.Equal(t, int64(1), a.calls.Load()+b.calls.Load(), "one attempt")
+			assert.Equal(t, map[string]float64{code: 1}, clientCalls(t, o))
+		})
+	}
 }
 
 // A replica that says NOT_SERVING, or drains for shutdown as the service's

@@ -31,6 +31,7 @@ import (
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/cli"
 	v1 "github.com/gobookstore/grpc-microservices-go/ch06-best-practices/protobufs/recommendations/v1"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/recommendations"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/shed"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/tlsconfig"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/tracing"
 )
@@ -41,6 +42,7 @@ type options struct { // what newServer takes from main (and tests)
 	log     *slog.Logger                     // where the chain logs
 	metrics prometheus.Registerer            // where the chain counts
 	tracer  trace.TracerProvider             // from tracing.Start
+	shedAt  uint                             // calls in flight beyond which calls are refused (0: none)
 }
 
 type server struct {
@@ -59,7 +61,7 @@ func newServer(o options) server {
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram( // grpc_server_handled_total{grpc_code,...}, timed
 		grpcprom.WithHistogramBuckets(prometheus.ExponentialBuckets(100e-6, 2.5, 12)))) // 100 µs (a call on one machine) to 2.4 s
 	o.metrics.MustRegister(metrics)
-	s := server{grpc.NewServer(append(bounds, grpc.Creds(o.creds),
+	s := server{grpc.NewServer(append(bounds, grpc.Creds(o.creds), grpc.InTapHandle(shed.Limit(o.shedAt, o.metrics)),
 		// Outermost first: tracing (the span for all that follows), then go-grpc-middleware's logging
 		// and metrics (each call's final code) and recovery (a panic is INTERNAL), and chapter 6's
 		// ErrorsToStatus innermost, so all see the status it makes.
@@ -99,6 +101,7 @@ func main() {
 	metricsAddr := fs.String("metrics-addr", ":9090", "HTTP listen address of the Prometheus metrics, at /metrics")
 	healthAddr := fs.String("health-addr", "", "plaintext listen address of gRPC health alone, for probes without a certificate")
 	drain := fs.Duration("drain", 3*time.Second, "after SIGTERM, how long health says NOT_SERVING before the server stops taking calls")
+	maxInFlight := fs.Uint("max-in-flight", 0, "calls at once beyond which calls are refused with RESOURCE_EXHAUSTED (0: no limit)")
 	timeout := fs.Duration("shutdown-timeout", 30*time.Second, "then how long calls in flight may take to finish")
 	fs.StringVar(&files.Cert, "tls-cert", "", "server certificate `FILE` (PEM); with -tls-key, turns TLS on")
 	fs.StringVar(&files.Key, "tls-key", "", "private key `FILE` (PEM) of -tls-cert")
@@ -116,7 +119,7 @@ func main() {
 	defer flush() // export the spans still queued
 	creds, err := tlsconfig.Server(files, log)
 	cli.ExitIf(log, "start", err) // the certificate failed the check each (logged) renewal passes too
-	s := newServer(options{random: catalog.Seeded(*seed), creds: creds, log: log, metrics: reg, tracer: tp})
+	s := newServer(options{random: catalog.Seeded(*seed), creds: creds, log: log, metrics: reg, tracer: tp, shedAt: *maxInFlight})
 	lis, err := net.Listen("tcp", *addr)
 	cli.ExitIf(log, "start", err)
 	mlis, err := net.Listen("tcp", *metricsAddr)
