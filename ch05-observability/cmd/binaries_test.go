@@ -92,10 +92,10 @@ func TestFromOutside(t *testing.T) {
 		require.Equal(t, 3, strings.Count(body, "<li>"), body)
 	}
 	server := scrape(t, recMetrics)
-	assert.EqualValues(t, 3, server[`grpc_server_requests_total{code="OK", method="/Recommendations/Recommend"}`])
-	assert.EqualValues(t, 3, server[`grpc_server_request_duration_seconds_count{method="/Recommendations/Recommend"}`])
+	assert.EqualValues(t, 3, server[`grpc_server_handled_total{grpc_code="OK", grpc_method="Recommend", grpc_service="Recommendations", grpc_type="unary"}`])
+	assert.EqualValues(t, 3, server[`grpc_server_handling_seconds_count{grpc_method="Recommend", grpc_service="Recommendations", grpc_type="unary"}`])
 	assert.Contains(t, server, `go_goroutines`, "the Go runtime's metrics too")
-	assert.EqualValues(t, 3, scrape(t, mktMetrics)[`grpc_client_requests_total{code="OK", method="/Recommendations/Recommend"}`])
+	assert.EqualValues(t, 3, scrape(t, mktMetrics)[`grpc_client_handled_total{grpc_code="OK", grpc_method="Recommend", grpc_service="Recommendations", grpc_type="unary"}`])
 	status, _ := proctest.Get(t, page+"metrics")
 	assert.Equal(t, http.StatusNotFound, status, "metrics are not on the public port")
 

@@ -91,16 +91,16 @@ func TestClientMetrics(t *testing.T) {
 	assert.Equal(t, map[string]float64{"Unavailable": 1}, callsByCode(t, down))
 }
 
-// callsByCode returns grpc_client_requests_total by code.
+// callsByCode returns grpc_client_handled_total by code.
 func callsByCode(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	families, err := reg.Gather()
 	require.NoError(t, err)
 	codes := map[string]float64{}
 	for _, f := range families {
-		if f.GetName() == "grpc_client_requests_total" {
+		if f.GetName() == "grpc_client_handled_total" {
 			for _, m := range f.GetMetric() {
 				for _, l := range m.GetLabel() {
-					if l.GetName() == "code" {
+					if l.GetName() == "grpc_code" {
 						codes[l.GetValue()] += m.GetCounter().GetValue()
 					}
 				}

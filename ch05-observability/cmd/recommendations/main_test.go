@@ -123,17 +123,19 @@ func (r *recorder) rpcs() []string {
 	return out
 }
 
-// count returns the value of grpc_server_requests_total{method,code}.
+// count returns grpc_server_handled_total for the full method
+// (/service/method) and code.
 func count(t *testing.T, reg *prometheus.Registry, method, code string) float64 {
 	t.Helper()
 	families, err := reg.Gather()
 	require.NoError(t, err)
 	for _, f := range families {
-		if f.GetName() != "grpc_server_requests_total" {
+		if f.GetName() != "grpc_server_handled_total" {
 			continue
 		}
 		for _, m := range f.GetMetric() {
-			if label(m, "method") == method && label(m, "code") == code {
+			if "/"+label(m, "grpc_service")+"/"+label(m, "grpc_method") == method && label(m, "grpc_code") == code &&
+				label(m, "grpc_type") == "unary" {
 				return m.GetCounter().GetValue()
 			}
 		}
@@ -182,7 +184,7 @@ func TestChain(t *testing.T) {
 	require.NoError(t, err)
 	var timed uint64
 	for _, f := range families {
-		if f.GetName() == "grpc_server_request_duration_seconds" {
+		if f.GetName() == "grpc_server_handling_seconds" {
 			for _, m := range f.GetMetric() {
 				timed += m.GetHistogram().GetSampleCount()
 			}
