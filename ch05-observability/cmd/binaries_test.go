@@ -95,7 +95,10 @@ func TestFromOutside(t *testing.T) {
 	assert.EqualValues(t, 3, server[`grpc_server_handled_total{grpc_code="OK", grpc_method="Recommend", grpc_service="Recommendations", grpc_type="unary"}`])
 	assert.EqualValues(t, 3, server[`grpc_server_handling_seconds_count{grpc_method="Recommend", grpc_service="Recommendations", grpc_type="unary"}`])
 	assert.Contains(t, server, `go_goroutines`, "the Go runtime's metrics too")
-	assert.EqualValues(t, 3, scrape(t, mktMetrics)[`grpc_client_handled_total{grpc_code="OK", grpc_method="Recommend", grpc_service="Recommendations", grpc_type="unary"}`])
+	marketplace := scrape(t, mktMetrics)
+	assert.EqualValues(t, 3, marketplace[`grpc_client_handled_total{grpc_code="OK", grpc_method="Recommend", grpc_service="Recommendations", grpc_type="unary"}`])
+	assert.EqualValues(t, 3, marketplace[`http_requests_total{code="200", method="get"}`], "and its pages")
+	assert.EqualValues(t, 3, marketplace[`http_request_duration_seconds_count`])
 	status, _ := proctest.Get(t, page+"metrics")
 	assert.Equal(t, http.StatusNotFound, status, "metrics are not on the public port")
 

@@ -16,6 +16,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 )
 
@@ -23,6 +26,10 @@ import (
 type Options struct {
 	Timeout time.Duration // bounds each call, so slow counts as down; 0 means 1s
 	Logger  *slog.Logger  // hears when an outage starts and ends; nil: slog.Default()
+	// Metrics is where the handler counts and times its requests, under
+	// client_golang's names for HTTP (promhttp's): http_requests_total{code,
+	// method} and http_request_duration_seconds. nil: nowhere.
+	Metrics prometheus.Registerer
 }
 
 //go:embed templates/home.html
@@ -43,7 +50,10 @@ func New(client pb.RecommendationsClient, opts Options) http.Handler {
 	h := &handler{client: client, opts: opts}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.serveHome)
-	return mux
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "http_requests_total", Help: "Requests, by method and code."}, []string{"method", "code"})
+	seconds := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "http_request_duration_seconds", Help: "How long requests took."}, nil) // 5 ms to 10 s
+	cmp.Or(opts.Metrics, prometheus.Registerer(prometheus.NewRegistry())).MustRegister(requests, seconds)
+	return promhttp.InstrumentHandlerCounter(requests, promhttp.InstrumentHandlerDuration(seconds, mux))
 }
 
 type handler struct {

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
+	"time"
 )
 
 // Parse parses args into fs, then runs check if it is not nil. A stray
@@ -44,10 +46,19 @@ func NewLogger(level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 }
 
-// ExitIf ends the process with status 1 if err is not nil, logging what failed.
+// ExitIf ends the process with status 1 if err is a failure, logging what
+// failed. Neither nil nor http.ErrServerClosed is: an http.Server's Serve
+// returns the latter once Shutdown or Close has stopped it.
 func ExitIf(log *slog.Logger, what string, err error) {
-	if err != nil {
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error(what, "err", err)
 		os.Exit(1)
 	}
+}
+
+// NewHTTPServer serves h with bounds on a client's time over a request and
+// a connection, and on its headers' size: the public page's and /metrics'.
+func NewHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 }

@@ -28,8 +28,7 @@ import (
 // get an answer from a busy server, and their streams stay open for as long
 // as a client likes.
 func Limit(max uint, reg prometheus.Registerer) tap.ServerInHandle {
-	shed := prometheus.NewCounter(prometheus.CounterOpts{Name: "grpc_server_shed_total",
-		Help: "Calls refused with RESOURCE_EXHAUSTED for being over the limit of calls in flight."})
+	shed := prometheus.NewCounter(prometheus.CounterOpts{Name: "grpc_server_shed_total", Help: "Calls refused over the limit."})
 	reg.MustRegister(shed) // no method label: any client can send any method name, and the tap sees it unchecked
 	var inFlight atomic.Int64
 	return func(ctx context.Context, info *tap.Info) (context.Context, error) {

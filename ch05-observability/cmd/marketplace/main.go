@@ -144,6 +144,6 @@ func newHandler(conn *grpc.ClientConn, o options, draining *atomic.Bool) http.Ha
 		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	mux.Handle("/", tracing.Handler(o.tracer, marketplace.New(pb.NewRecommendationsClient(conn), marketplace.Options{Logger: o.log})))
+	mux.Handle("/", tracing.Handler(o.tracer, marketplace.New(pb.NewRecommendationsClient(conn), marketplace.Options{Logger: o.log, Metrics: o.metrics})))
 	return mux
 }

@@ -91,6 +91,37 @@ func TestClientMetrics(t *testing.T) {
 	assert.Equal(t, map[string]float64{"Unavailable": 1}, callsByCode(t, down))
 }
 
+// The page counts its requests by method and status code and times them,
+// under promhttp's names, in the registry main serves: a degraded page is
+// a 200 too (the metric of outages is the client's, above), a path that is
+// no page a 404. /healthz, which probes ask every few seconds, is not counted.
+func TestPageMetrics(t *testing.T) {
+	target, _ := recommendationsAt(t)
+	reg := prometheus.NewRegistry()
+	page := newPage(t, target, options{metrics: reg})
+	for _, path := range []string{"/", "/", "/nope", "/healthz"} {
+		get(t, page, path)
+	}
+	got := map[string]float64{}
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			switch f.GetName() {
+			case "http_requests_total":
+				labels := map[string]string{}
+				for _, l := range m.GetLabel() {
+					labels[l.GetName()] = l.GetValue()
+				}
+				got[labels["method"]+" "+labels["code"]] = m.GetCounter().GetValue()
+			case "http_request_duration_seconds":
+				got["timed"] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	assert.Equal(t, map[string]float64{"get 200": 2, "get 404": 1, "timed": 3}, got)
+}
+
 // callsByCode returns grpc_client_handled_total by code.
 func callsByCode(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	families, err := reg.Gather()

@@ -68,7 +68,7 @@ func newHandler(conn *grpc.ClientConn, o options) http.Handler {
 		}
 		http.Error(w, http.StatusText(code), code)
 	})
-	mux.Handle("/", tracing.Handler(o.tracer, marketplace.New(pb.NewRecommendationsClient(conn), marketplace.Options{Logger: o.log})))
+	mux.Handle("/", tracing.Handler(o.tracer, marketplace.New(pb.NewRecommendationsClient(conn), marketplace.Options{Logger: o.log, Metrics: o.metrics})))
 	return mux
 }
 
@@ -110,14 +110,10 @@ func main() {
 	cli.ExitIf(log, "start", err)
 	mlis, err := net.Listen("tcp", *metricsAddr)
 	cli.ExitIf(log, "start", err)
-	metricsSrv := newHTTPServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	metricsSrv := cli.NewHTTPServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	go func() { _ = metricsSrv.Serve(mlis) }() // returns when Close closes it
-	srv := newHTTPServer(newHandler(conn, o))
-	go func() {
-		if err := srv.Serve(lis); err != http.ErrServerClosed { // the listener broke
-			cli.ExitIf(log, "serve", err)
-		}
-	}()
+	srv := cli.NewHTTPServer(newHandler(conn, o))
+	go func() { cli.ExitIf(log, "serve", srv.Serve(lis)) }() // ErrServerClosed once stopped: else the listener broke
 	log.Info("serving HTTP", "addr", lis.Addr().String(), "url", marketplace.URL(lis.Addr()), "recommendations", target,
 		"tls", files.CA != "", "mtls", files.Cert != "", "metrics", mlis.Addr().String())
 	<-ctx.Done()
@@ -136,10 +132,4 @@ func main() {
 		return
 	}
 	log.Info("Shut down gracefully")
-}
-
-// newHTTPServer bounds a client's time over a request and a connection, and its headers' size.
-func newHTTPServer(h http.Handler) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 }

@@ -18,6 +18,7 @@ import (
 
 	pb "github.com/gobookstore/grpc-microservices-go/ch02-grpc-basics/recommendationspb"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/catalog"
+	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/cli"
 	"github.com/gobookstore/grpc-microservices-go/ch06-best-practices/recommendations"
 	"github.com/gobookstore/grpc-microservices-go/internal/booksuite"
 	"github.com/gobookstore/grpc-microservices-go/internal/grpctest"
@@ -70,7 +71,7 @@ func TestHealthz(t *testing.T) {
 // The page's and the metrics' HTTP server is bounded at every phase of a
 // connection; net/http sets none of these by default.
 func TestHTTPServerBoundsEveryPhase(t *testing.T) {
-	srv := newHTTPServer(http.NotFoundHandler())
+	srv := cli.NewHTTPServer(http.NotFoundHandler())
 	assert.Equal(t, 5*time.Second, srv.ReadHeaderTimeout, "the headers (Slowloris): unset, ReadTimeout's 10 s")
 	assert.Equal(t, 10*time.Second, srv.ReadTimeout, "the whole request: unset, a body trickled byte by byte holds the connection for ever")
 	assert.Equal(t, 10*time.Second, srv.WriteTimeout, "the answer: unset, a client that never reads holds the connection for ever")
@@ -97,23 +98,34 @@ func TestClientMetrics(t *testing.T) {
 		require.NoError(t, conn.Close())
 		assert.Equal(t, http.StatusOK, rec.Code)
 		assert.Equal(t, map[string]float64{tc.code: 1}, clientCalls(t, o), tc.target)
+		assert.Equal(t, map[string]float64{"200": 1}, pagesByCode(t, o), "the page too, as chapter 5 counts it")
 	}
 }
 
 // clientCalls returns grpc_client_handled_total by code, from o's registry.
 func clientCalls(t *testing.T, o options) map[string]float64 {
+	return sumBy(t, o, "grpc_client_handled_total", "grpc_code")
+}
+
+// pagesByCode returns the page's http_requests_total by code, from o's registry.
+func pagesByCode(t *testing.T, o options) map[string]float64 {
+	return sumBy(t, o, "http_requests_total", "code")
+}
+
+// sumBy sums counter metric in o's registry by the values of label.
+func sumBy(t *testing.T, o options, metric, label string) map[string]float64 {
 	t.Helper()
 	families, err := o.metrics.(*prometheus.Registry).Gather()
 	require.NoError(t, err)
-	calls := map[string]float64{}
+	sums := map[string]float64{}
 	for _, f := range families {
 		for _, m := range f.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if f.GetName() == "grpc_client_handled_total" && l.GetName() == "grpc_code" {
-					calls[l.GetValue()] += m.GetCounter().GetValue()
+				if f.GetName() == metric && l.GetName() == label {
+					sums[l.GetValue()] += m.GetCounter().GetValue()
 				}
 			}
 		}
 	}
-	return calls
+	return sums
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -124,8 +123,7 @@ func main() {
 	cli.ExitIf(log, "start", err)
 	mlis, err := net.Listen("tcp", *metricsAddr)
 	cli.ExitIf(log, "start", err)
-	metricsSrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+	metricsSrv := cli.NewHTTPServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	go func() { _ = metricsSrv.Serve(mlis) }() // returns when Close closes it
 	if *healthAddr != "" {
 		hlis, err := net.Listen("tcp", *healthAddr)
