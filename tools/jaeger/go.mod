@@ -1,11 +1,11 @@
-// Jaeger v2 (its all-in-one binary, v1.75.0) is the trace store and query
-// API that chapter 5's monitoring test sends its OTLP traces to, with the
-// configuration in ch05-observability/monitoring/testdata/jaeger.yaml. It is
-// pinned in a module of its own because its dependencies are several times
-// the workbook's go.mod, and because `go install` refuses Jaeger's replace
-// directive. Build it from the root with:
+// Jaeger v2 (the all-in-one jaeger binary of v1.75.0), the trace store and
+// query API that chapter 5's trace test sends its OTLP spans to, configured
+// by ch05-observability/monitoring/testdata/jaeger.yaml. It is pinned in a
+// module of its own because its dependencies are many times the workbook's,
+// and `go install ...@v1.75.0` refuses Jaeger's replace directive. Build it
+// from the root with:
 //
-//	go build -modfile=tools/jaeger/go.mod -o bin/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
+//	go build -modfile tools/jaeger/go.mod -o $(go env GOPATH)/bin/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
 module github.com/gobookstore/grpc-microservices-go/tools/jaeger
 
 go 1.26.7
