@@ -177,7 +177,7 @@ func TestComposeFile(t *testing.T) {
 	require.NotNil(t, pinned, "tools/jaeger/go.mod pins Jaeger")
 	minor, err := strconv.Atoi(string(pinned[1]))
 	require.NoError(t, err)
-	assert.Equal(t, fmt.Sprintf("jaegertracing/jaeger:2.%d.0", minor-63), compose.Services["jaeger"].Image)
+	assert.Equal(t, fmt.Sprintf("${JAEGER_IMAGE:-jaegertracing/jaeger:2.%d.0}", minor-63), compose.Services["jaeger"].Image)
 
 	if compose, err := exec.LookPath("docker-compose"); err == nil {
 		out, err := exec.Command(compose, "-f", "../docker-compose.yaml", "config", "-q").CombinedOutput()

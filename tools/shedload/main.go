@@ -2,7 +2,7 @@
 // -max-in-flight) as docs/06 reports it: the same server, with and without
 // a limit, under three times the load it can take.
 //
-//	go run ./tools/shedload                 # about a minute
+//	go run ./tools/shedload                 # about 35 seconds
 //	go run ./tools/shedload -limits 1,2,4,8 -duration 10s
 //
 // The server is a child process with one core (GOMAXPROCS=1), the load
