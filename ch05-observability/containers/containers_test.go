@@ -13,8 +13,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -23,23 +21,10 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gobookstore/grpc-microservices-go/internal/dockertest"
+	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// need returns the path of command name, or skips (fails under CI) without it.
-func need(t *testing.T, name, install string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		why := name + " is not on PATH (" + install + ")"
-		if os.Getenv("CI") != "" {
-			t.Fatal(why + "; CI installs it")
-		}
-		t.Skip(why)
-	}
-	return path
-}
 
 // get fetches url, reporting a connection refused as status 0.
 func get(url string) (status int, body string) {
@@ -61,8 +46,8 @@ func TestComposeStackWithPrometheusAndJaeger(t *testing.T) {
 		t.Skip("builds images and runs containers")
 	}
 	compose := dockertest.Engine(t)
-	prometheus := need(t, "prometheus", "Debian: apt-get install prometheus")
-	jaeger := need(t, "jaeger", "go build -modfile=tools/jaeger/go.mod -o $(go env GOPATH)/bin/jaeger github.com/jaegertracing/jaeger/cmd/jaeger")
+	prometheus := proctest.Need(t, "prometheus", "Debian: apt-get install prometheus")
+	jaeger := proctest.Need(t, "jaeger", "go build -modfile=tools/jaeger/go.mod -o $(go env GOPATH)/bin/jaeger github.com/jaegertracing/jaeger/cmd/jaeger")
 	args := dockertest.BaseImages(t, "ch05-observability/Dockerfile")
 	tag := "test-" + dockertest.RandomSuffix()
 	for _, svc := range []string{"recommendations", "marketplace"} {

@@ -54,7 +54,7 @@ func TestJaegerShowsOnePageAcrossBothServices(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs real processes")
 	}
-	jaeger := need(t, "jaeger", "go build -modfile=tools/jaeger/go.mod -o $(go env GOPATH)/bin/jaeger github.com/jaegertracing/jaeger/cmd/jaeger")
+	jaeger := proctest.Need(t, "jaeger", "go build -modfile=tools/jaeger/go.mod -o $(go env GOPATH)/bin/jaeger github.com/jaegertracing/jaeger/cmd/jaeger")
 	otlp, query := freeAddr(t), freeAddr(t)
 	j := proctest.Start(t, jaeger, []string{"--config=testdata/jaeger.yaml"},
 		"JAEGER_OTLP_GRPC="+otlp, "JAEGER_QUERY_HTTP="+query, "JAEGER_QUERY_GRPC="+freeAddr(t))

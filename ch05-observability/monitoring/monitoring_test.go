@@ -38,25 +38,10 @@ var (
 	prometheusUp   = regexp.MustCompile(`msg="Server is ready to receive web requests."`)
 )
 
-// need returns the path of command name, which the command install
-// installs; without it the test skips, or fails under CI, which installs it.
-func need(t *testing.T, name, install string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		why := name + " is not on PATH (" + install + ")"
-		if os.Getenv("CI") != "" {
-			t.Fatal(why + "; CI installs it")
-		}
-		t.Skip(why)
-	}
-	return path
-}
-
 // The configuration and the rules are valid, and the rules do what
 // rules_test.yaml says: which ratios they record, when each alert fires.
 func TestRules(t *testing.T) {
-	promtool := need(t, "promtool", "Debian: apt-get install prometheus")
+	promtool := proctest.Need(t, "promtool", "Debian: apt-get install prometheus")
 	for _, args := range [][]string{
 		{"check", "config", "prometheus.yaml"},
 		{"check", "rules", "rules.yaml"},
@@ -97,7 +82,7 @@ func TestPrometheusScrapesTheBookstore(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs real processes")
 	}
-	prometheus := need(t, "prometheus", "Debian: apt-get install prometheus")
+	prometheus := proctest.Need(t, "prometheus", "Debian: apt-get install prometheus")
 	bins := proctest.Build(t, pkg+"recommendations", pkg+"marketplace")
 	rec := proctest.Start(t, bins[0], []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0"})
 	grpcAddr, recMetrics := rec.WaitFor(t, servingGRPC)[1], rec.WaitFor(t, servingMetrics)[1]

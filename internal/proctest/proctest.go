@@ -336,3 +336,19 @@ func ModuleRoot(t testing.TB) string {
 		dir = parent
 	}
 }
+
+// Need returns the path of the command name on PATH. Without it the test
+// skips, saying how to install it, or fails under CI (CI set), which
+// installs every tool the tests use.
+func Need(t testing.TB, name, install string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		why := name + " is not on PATH (" + install + ")"
+		if os.Getenv("CI") != "" {
+			t.Fatal(why + "; CI installs it")
+		}
+		t.Skip(why)
+	}
+	return path
+}
