@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -22,6 +21,7 @@ import (
 
 	"github.com/gobookstore/grpc-microservices-go/internal/dockertest"
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
+	"github.com/gobookstore/grpc-microservices-go/internal/promtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -80,26 +80,7 @@ func TestComposeStackWithPrometheusAndJaeger(t *testing.T) {
 		require.Equal(t, 3, strings.Count(body, "<li>"))
 	}
 
-	query := func(q string) []map[string]string {
-		status, body := get("http://127.0.0.1:" + prom + "/api/v1/query?query=" + url.QueryEscape(q))
-		var resp struct {
-			Data struct {
-				Result []struct {
-					Metric map[string]string `json:"metric"`
-					Value  [2]any            `json:"value"`
-				} `json:"result"`
-			} `json:"data"`
-		}
-		if status != http.StatusOK || json.Unmarshal([]byte(body), &resp) != nil {
-			return nil
-		}
-		var out []map[string]string
-		for _, r := range resp.Data.Result {
-			r.Metric["value"], _ = r.Value[1].(string)
-			out = append(out, r.Metric)
-		}
-		return out
-	}
+	query := func(q string) []map[string]string { return promtest.Query("127.0.0.1:"+prom, q) }
 	dockertest.WaitUntil(t, "Prometheus to scrape both services by name, and count the pages", func() bool {
 		up := query(`sum by (job, instance) (up)`)
 		served := query(`sum by (job) (grpc_server_handled_total{grpc_code="OK"}) > 0`)

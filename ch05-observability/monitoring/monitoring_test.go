@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gobookstore/grpc-microservices-go/internal/proctest"
+	"github.com/gobookstore/grpc-microservices-go/internal/promtest"
 	"github.com/gobookstore/grpc-microservices-go/internal/testwait"
 )
 
@@ -54,22 +54,10 @@ func TestRules(t *testing.T) {
 
 // query asks Prometheus at addr for the instant value of a PromQL query,
 // and returns the samples by their labels' values, joined by spaces.
-func query(t *testing.T, addr, q string) map[string]string {
-	t.Helper()
-	status, body := proctest.Get(t, "http://"+addr+"/api/v1/query?query="+url.QueryEscape(q))
-	require.Equal(t, http.StatusOK, status, body)
-	var resp struct {
-		Data struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(body), &resp), body)
+func query(addr, q string) map[string]string {
 	samples := map[string]string{}
-	for _, r := range resp.Data.Result {
-		samples[r.Metric["job"]+" "+r.Metric["grpc_code"]+r.Metric["code"]], _ = r.Value[1].(string)
+	for _, m := range promtest.Query(addr, q) {
+		samples[m["job"]+" "+m["grpc_code"]+m["code"]] = m["value"]
 	}
 	return samples
 }
@@ -104,7 +92,7 @@ func TestPrometheusScrapesTheBookstore(t *testing.T) {
 	prom.WaitFor(t, prometheusUp)
 
 	testwait.Until(t, "Prometheus to scrape both services", func() bool {
-		up := query(t, addr, "up")
+		up := query(addr, "up")
 		return up["recommendations "] == "1" && up["marketplace "] == "1"
 	})
 	// Two rounds of three pages, each seen by a scrape: a rate needs the
@@ -116,14 +104,14 @@ func TestPrometheusScrapesTheBookstore(t *testing.T) {
 			require.Equal(t, 3, strings.Count(body, "<li>"), body)
 		}
 		testwait.Until(t, "a scrape after "+total+" pages", func() bool {
-			return query(t, addr, `sum by (job, grpc_code) (grpc_server_handled_total)`)["recommendations OK"] == total &&
-				query(t, addr, `sum by (job, grpc_code) (grpc_client_handled_total)`)["marketplace OK"] == total &&
-				query(t, addr, `sum by (job, code) (http_requests_total)`)["marketplace 200"] == total
+			return query(addr, `sum by (job, grpc_code) (grpc_server_handled_total)`)["recommendations OK"] == total &&
+				query(addr, `sum by (job, grpc_code) (grpc_client_handled_total)`)["marketplace OK"] == total &&
+				query(addr, `sum by (job, code) (http_requests_total)`)["marketplace 200"] == total
 		})
 	}
 	testwait.Until(t, "the rules to record over them", func() bool {
-		return query(t, addr, `job:grpc_client_failed:ratio_rate5m`)["marketplace "] == "0" &&
-			query(t, addr, `grpc_service:grpc_server_failed:ratio_rate5m`)[" "] == "0"
+		return query(addr, `job:grpc_client_failed:ratio_rate5m`)["marketplace "] == "0" &&
+			query(addr, `grpc_service:grpc_server_failed:ratio_rate5m`)[" "] == "0"
 	})
 	status, body := proctest.Get(t, "http://"+addr+"/api/v1/alerts")
 	require.Equal(t, http.StatusOK, status)
