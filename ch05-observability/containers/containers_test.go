@@ -92,26 +92,34 @@ func TestComposeStackWithPrometheusAndJaeger(t *testing.T) {
 		instances = append(instances, m["job"]+" "+m["instance"])
 	}
 	assert.ElementsMatch(t, []string{"recommendations recommendations:9090", "marketplace marketplace:9091"}, instances)
-	status, body := get("http://127.0.0.1:" + prom + "/api/v1/rules")
-	require.Equal(t, http.StatusOK, status)
-	var rules struct {
-		Data struct {
-			Groups []struct {
-				Name  string `json:"name"`
-				Rules []struct {
-					Health string `json:"health"`
-				} `json:"rules"`
-			} `json:"groups"`
-		} `json:"data"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(body), &rules))
-	groups := map[string]int{}
-	for _, g := range rules.Data.Groups {
-		for _, r := range g.Rules {
-			assert.Equal(t, "ok", r.Health, g.Name)
+	// Rules by group, and their health: "unknown" until the group's first
+	// evaluation (every 15 s), "ok" once it has run without error.
+	rules := func() (groups map[string]int, health map[string]bool) {
+		status, body := get("http://127.0.0.1:" + prom + "/api/v1/rules")
+		var resp struct {
+			Data struct {
+				Groups []struct {
+					Name  string `json:"name"`
+					Rules []struct {
+						Health string `json:"health"`
+					} `json:"rules"`
+				} `json:"groups"`
+			} `json:"data"`
 		}
-		groups[g.Name] = len(g.Rules)
+		require.Equal(t, http.StatusOK, status)
+		require.NoError(t, json.Unmarshal([]byte(body), &resp))
+		groups, health = map[string]int{}, map[string]bool{}
+		for _, g := range resp.Data.Groups {
+			for _, r := range g.Rules {
+				health[r.Health] = true
+			}
+			groups[g.Name] = len(g.Rules)
+		}
+		return groups, health
 	}
+	dockertest.WaitUntil(t, "every rule evaluated", func() bool { _, health := rules(); return !health["unknown"] })
+	groups, health := rules()
+	assert.Equal(t, map[string]bool{"ok": true}, health, "every rule evaluated without error")
 	assert.Equal(t, map[string]int{"bookstore.recording": 5, "bookstore.alerts": 4}, groups, "rules.yaml, mounted")
 
 	dockertest.WaitUntil(t, "Jaeger to hold a page's trace across both services", func() bool {
